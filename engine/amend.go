@@ -322,45 +322,33 @@ func (e *Engine) suspendCmd(suspend bool) {
 }
 
 // haltCmd halts or resumes the command's instrument. A halt with
-// CancelOrders then empties its book: halted first, so that market data
-// shows the book emptying under the halt.
+// CancelOrders then empties its book (haltclear.go): halted first, so that
+// market data shows the book emptying under the halt. A resume of a book
+// still clearing waits for the clear's end.
 func (e *Engine) haltCmd(halt bool) {
 	b := e.bookOf(e.cmd.Instrument)
 	if b == nil {
 		e.reject(ReasonUnknownInstrument)
 		return
 	}
+	if !halt && b.clearing {
+		// Its resting orders were cancelled at the halt's input and wait
+		// only for their reports: nothing may trade with them or enter
+		// the book beside them before the last is reported.
+		b.resumeCleared = true
+		return
+	}
 	b.halted = halt
+	b.resumeCleared = false
 	if halt {
 		e.begin(EvHalted)
 	} else {
 		e.begin(EvResumed)
 	}
 	e.emit()
-	if halt && e.cmd.CancelOrders {
-		e.cancelBook(b)
-	}
-}
-
-// cancelBook cancels every resting order of b (CancelInstrumentHalted):
-// the bids, then the asks, each side best level first and each level in
-// time priority — the order they would have traded in, which the book
-// gives without a sort and the same on every replay. Market data hears
-// of each level once, as it goes (emptying): a level event per order
-// told subscribers of states no input could see, and a deep book's
-// (1 000 000 orders on 1 000 levels: 1 000 000 events, 1 000 now) cut
-// them off as slow consumers. Its time is the book's orders (doc.go,
-// Cost): no account's limit bounds them all — 0.43–0.48 s for the most a
-// book can hold (BenchmarkHaltCancelDeepBook/max, E26).
-func (e *Engine) cancelBook(b *book) {
-	e.emptying = true
-	defer func() { e.emptying = false }()
-	for _, s := range [...]Side{Buy, Sell} {
-		sd := b.side(s)
-		// cancelResting drops a level with its last order: the next
-		// best comes up until the side is empty.
-		for li := sd.bestLevel(); li >= 0; li = sd.bestLevel() {
-			e.cancelResting(b, e.levels[li].head, CancelInstrumentHalted)
-		}
+	if halt && e.cmd.CancelOrders && !b.clearing && !b.empty() {
+		b.clearing = true
+		e.clearing++
+		e.clearBook(b)
 	}
 }

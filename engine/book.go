@@ -333,12 +333,21 @@ func crosses(incomingSell bool, limit, price int64) bool {
 
 // book is one instrument's state.
 type book struct {
-	inst      Instrument
-	bids      side
-	asks      side
-	halted    bool
-	lastTrade int64 // 0 until the first trade
+	inst   Instrument
+	bids   side
+	asks   side
+	halted bool
+	// clearing: a halt with CancelOrders is cancelling the book's orders
+	// a chunk an input (haltclear.go). Invariant: clearing ⇒ halted.
+	clearing bool
+	// resumeCleared: a CmdResume came while clearing; the book resumes
+	// when the clear ends. Invariant: resumeCleared ⇒ clearing.
+	resumeCleared bool
+	lastTrade     int64 // 0 until the first trade
 }
+
+// empty reports whether the book holds no orders.
+func (b *book) empty() bool { return b.bids.bestLevel() < 0 && b.asks.bestLevel() < 0 }
 
 func (b *book) side(s Side) *side {
 	if s == Sell {

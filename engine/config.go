@@ -49,6 +49,11 @@ type Config struct {
 	// are mapped before trading reaches them: a page fault on the engine
 	// goroutine is trading waiting.
 	MapPools bool
+	// HaltClearChunk bounds the cancels a halt with CancelOrders emits per
+	// input (doc.go, Halts): the halt's input cancels up to this many of
+	// the book's orders, and every input after it as many more, until the
+	// book is empty. 0: the halt's input cancels the whole book.
+	HaltClearChunk int
 }
 
 // ErrConfig is wrapped by every Config validation error.
@@ -89,6 +94,9 @@ func (c *Config) Validate() error {
 	if c.MaxOrders < 0 {
 		bad("MaxOrders must not be negative")
 	}
+	if c.HaltClearChunk < 0 {
+		bad("HaltClearChunk must not be negative")
+	}
 	return errors.Join(errs...)
 }
 
@@ -121,8 +129,10 @@ const Semantics = 8
 // Fingerprint is a hash of everything in c that decides how a command is
 // matched or refused — each instrument's id, tick, lot, band and
 // reference price, each account's id and limits — in id order, so that
-// listing them in another order changes nothing, and of the engine's
-// Semantics beyond 1. Symbols and MaxOrders do not decide anything.
+// listing them in another order changes nothing, of the engine's
+// Semantics beyond 1, and of HaltClearChunk when it is not 0 (it decides
+// which input cancels which order of a halted book). Symbols and
+// MaxOrders do not decide anything.
 // Never 0 (which callers use for "unknown").
 //
 // Inputs replayed under a config (or engine) with another fingerprint than
@@ -148,6 +158,9 @@ func (c Config) Fingerprint() uint64 {
 		for _, v := range []int64{a.MaxOrderQty, a.MaxNotional, a.MaxOpenOrders} {
 			b = le.AppendUint64(b, uint64(v))
 		}
+	}
+	if c.HaltClearChunk != 0 { // 0, the whole book at once, hashes nothing: its fingerprints stay as they were
+		b = le.AppendUint64(b, uint64(c.HaltClearChunk))
 	}
 	h := fnv.New64a()
 	h.Write(b)

@@ -85,9 +85,21 @@
 // (CancelOrders; CancelInstrumentHalted, each reported to the session that
 // entered the order): bids then asks, best level first, time priority
 // within a level. The book then stays empty until CmdResume, as nothing
-// can enter it. The halt is state (in snapshots and StateHash); the
-// cancelling is not — it leaves nothing behind but the orders it removed.
-//
+// can enter it. The halt is state (in snapshots and StateHash). With
+// Config.HaltClearChunk 0 the halt's input cancels the whole book, and
+// the cancelling leaves nothing behind but the orders it removed. With a
+// chunk, the orders are cancelled at the halt's input — none trades, is
+// amended or is joined by another from then on — and reported a chunk an
+// input (haltclear.go): after the halt's EvHalted, then before every later
+// input's own events, a CmdNoop's too, in instrument id order when books
+// clear together; counted in inputs only, so any replay emits each report
+// at the same input. Until its report an order is still in the book: a
+// cancel, mass cancel or suspension of it answers CancelInstrumentHalted,
+// a status request lists it, and it counts against its account's
+// MaxOpenOrders. A resume mid-clear takes effect, and its EvResumed is
+// emitted, at the clear's end. The clearing is state (snapshots version
+// 4, StateHash).
+
 // Cost. A command's work is done in one Apply, and every later command
 // (every other session's orders) waits for it. Matching stops after
 // 65 535 resting orders met (trades, and own orders STPCancelResting
@@ -102,7 +114,9 @@
 // cancels its book cancels every account's orders there (17–57 ns an
 // order, BenchmarkHaltCancelDeepBook: 38–44 ms at 1 000 000, 0.43–0.48 s
 // at the most a book can hold, MaxLiveOrders, on E26 — 2 vCPU AMD EPYC —
-// at load average 10): an operator's command, bounded by the book alone.
+// at load average 10): an operator's command, bounded by the book alone
+// — unless HaltClearChunk bounds it: the same book in 2 048 inputs of
+// 4 096 cancels, ~0.12 ms an input (median, E26 at load average 10).
 //
 // Client order ids: a non-zero ClientOrderID is unique among an account's
 // live orders (ReasonDuplicateClOrdID); 0 means the client uses none.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/ringex/ringex/internal/pieces"
@@ -16,11 +17,17 @@ type Engine struct {
 	// bits).
 	matches uint64
 	md      bool // market data on
-	// emptying: cancelBook is removing every order of a book, in one
-	// command: emitLevel tells only of each level's end (count 0), the
-	// state a subscriber can ever see.
+	// emptying: clearBook is removing a halted book's orders: emitLevel
+	// tells only of each level's end (count 0) — and clearBook of the
+	// level a chunk ends in — the states a subscriber can ever see.
 	emptying bool
 	lastSeq  int64
+	// clearChunk is Config.HaltClearChunk, 0 as unbounded; clearBudget
+	// what is left of it in the current input; clearing how many books
+	// are clearing (haltclear.go).
+	clearChunk  int
+	clearBudget int
+	clearing    int
 
 	books      []book
 	bookIdx    []int32 // instrument id → index into books, -1: none
@@ -68,10 +75,14 @@ func newEngine(cfg Config, sink Sink, old *Engine) (*Engine, error) {
 		capacity = defaultMaxOrders
 	}
 	e := &Engine{
-		sink:      sink,
-		freeOrder: -1,
-		maxLive:   MaxLiveOrders,
-		freeLevel: -1,
+		sink:       sink,
+		freeOrder:  -1,
+		maxLive:    MaxLiveOrders,
+		freeLevel:  -1,
+		clearChunk: cfg.HaltClearChunk,
+	}
+	if e.clearChunk == 0 {
+		e.clearChunk = math.MaxInt
 	}
 	reused := old != nil && e.takePools(old, capacity)
 	if !reused {
@@ -167,11 +178,26 @@ func (e *Engine) accountOf(id uint32) *account {
 	return &e.accounts[e.accountIdx[id]]
 }
 
-// Apply processes one command and emits its events.
+// Apply processes one command and emits its events: first the cancels
+// of halted books still being cleared (haltclear.go), then the command's.
 func (e *Engine) Apply(cmd *Command) {
 	e.cmd = cmd
 	e.matches = 0
 	e.lastSeq = cmd.Seq
+	e.clearBudget = e.clearChunk
+	if e.clearing > 0 {
+		// Before the command, so that everything this input does is done
+		// when a CmdSnapshot's event is emitted (the node copies the
+		// state there).
+		e.clearMore()
+	}
+	e.applyCommand()
+	e.cmd = nil
+}
+
+// applyCommand is Apply's work on the command itself.
+func (e *Engine) applyCommand() {
+	cmd := e.cmd
 	switch cmd.Type {
 	case CmdNewOrder:
 		e.newOrderCmd()
@@ -222,7 +248,6 @@ func (e *Engine) Apply(cmd *Command) {
 	default:
 		e.reject(ReasonUnknownCommand)
 	}
-	e.cmd = nil
 }
 
 // SetAppliedSeq tells a restored engine the input its state is at (the

@@ -24,6 +24,15 @@ func FuzzRestore(f *testing.F) {
 			f.Add(e.AppendSnapshot(nil))
 		}
 	}
+	// A snapshot taken while a halted book is being cleared (version 4).
+	clearCfg, cmds := clearStream(20000, 3)
+	c, _ := NewEngine(clearCfg, discard{})
+	for i := range cmds {
+		if c.Apply(&cmds[i]); c.ClearPending() {
+			f.Add(c.AppendSnapshot(nil))
+			break
+		}
+	}
 	f.Add([]byte("RXEN"))
 	f.Fuzz(func(t *testing.T, snap []byte) {
 		// The engine made per input was most of an input's time: pools
@@ -55,6 +64,7 @@ func FuzzApply(f *testing.F) {
 		// rest, one per 40 bytes, windows back to emptyWindows at the end.
 		sized := cfg
 		sized.MaxOrders = 1 + len(data)/40
+		sized.HaltClearChunk = len(data) % 3 // halted books cleared at once, or 1 or 2 orders an input
 		e, _ := NewEngine(sized, discard{})
 		// Copies taken in steps all along (copying.go), one every 16
 		// commands: whatever the commands changed, each ends as the

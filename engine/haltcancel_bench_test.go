@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 )
 
 // BenchmarkHaltCancelDeepBook times the operator's halt with
@@ -9,7 +10,7 @@ import (
 // levels a side, 1 000 orders a level, 1 000 accounts), market data on:
 // one command, one engine turn: a report per order and a level event per
 // level (1 001 001 events; 2 000 001 with a level event per cancel,
-// before cancelBook's emptying). The book is built outside the timer.
+// before the clear's emptying). The book is built outside the timer.
 // On the shared 2-core dev VM (2026-12-06): 28–133 ms with an event per
 // cancel, 58–453 ms after (the machine's load, not the change); in a
 // node, POST /halt returned after 0.8–2.8 s and an order on another
@@ -31,23 +32,33 @@ import (
 // MaxLiveOrders/1000) on E26 (2 vCPU AMD EPYC, 2026-12-07, load average
 // 10): 434–482 ms, 52–57 ns an order; "1M" beside it 38–44 ms.
 //
+// "chunk=N": the same books cleared N orders an input (HaltClearChunk,
+// haltclear.go): the halt's input, then a CmdNoop an input until the
+// clear ends, all timed (ns/op: the whole clear); max-input-ns is the
+// longest one input took, the engine's longest stretch on one input.
+//
 //	go test ./engine -run '^$' -bench HaltCancelDeepBook -benchtime 3x
 //	go test ./node -run '^$' -bench HaltCancelManySessions -benchtime 3x
 func BenchmarkHaltCancelDeepBook(b *testing.B) {
-	b.Run("1M", func(b *testing.B) { benchHaltCancel(b, 1000) })
-	b.Run("max", func(b *testing.B) { benchHaltCancel(b, MaxLiveOrders/1000) })
+	b.Run("1M", func(b *testing.B) { benchHaltCancel(b, 1000, 0) })
+	b.Run("max", func(b *testing.B) { benchHaltCancel(b, MaxLiveOrders/1000, 0) })
+	b.Run("max/chunk=4096", func(b *testing.B) { benchHaltCancel(b, MaxLiveOrders/1000, 4096) })
+	b.Run("max/chunk=65536", func(b *testing.B) { benchHaltCancel(b, MaxLiveOrders/1000, 65536) })
 }
 
 // benchHaltCancel times the halt of a book of 500 levels a side,
-// perLevel orders a level.
-func benchHaltCancel(b *testing.B, perLevel int) {
+// perLevel orders a level, cleared chunk orders an input (0: at once).
+func benchHaltCancel(b *testing.B, perLevel, chunk int) {
 	const levels = 500
 	cfg := benchConfig()
 	cfg.MaxOrders = 2 * levels * perLevel
+	cfg.HaltClearChunk = chunk
 	var sink countSink
 	e, _ := NewEngine(cfg, &sink)
 	e.SetMarketData(true)
 	seq := int64(0)
+	var longest time.Duration // over every iteration
+	inputs := 0
 	b.ResetTimer() // NewEngine's pools are not the halt's
 	for range b.N {
 		b.StopTimer()
@@ -72,7 +83,15 @@ func benchHaltCancel(b *testing.B, perLevel int) {
 		sink.n = 0
 		seq++
 		b.StartTimer()
+		start := time.Now()
 		e.Apply(&Command{Seq: seq, Type: CmdHalt, Instrument: 1, CancelOrders: true})
+		longest, inputs = max(longest, time.Since(start)), inputs+1
+		for e.ClearPending() {
+			seq++
+			at := time.Now()
+			e.Apply(&Command{Seq: seq, Type: CmdNoop})
+			longest, inputs = max(longest, time.Since(at)), inputs+1
+		}
 		b.StopTimer()
 		if sink.n < 2*levels*perLevel {
 			b.Fatalf("%d events for %d orders cancelled", sink.n, 2*levels*perLevel)
@@ -80,5 +99,7 @@ func benchHaltCancel(b *testing.B, perLevel int) {
 		b.ReportMetric(float64(sink.n), "events/op")
 		b.StartTimer()
 	}
+	b.ReportMetric(float64(longest.Nanoseconds()), "max-input-ns")
+	b.ReportMetric(float64(inputs)/float64(b.N), "inputs/op")
 	reportPerOrder(b, 2*levels*perLevel)
 }

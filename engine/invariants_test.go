@@ -79,6 +79,19 @@ func checkInvariants(e *Engine) error {
 			return fmt.Errorf("inst %d crossed: bid %d ask %d", b.inst.ID, e.levels[bb].price, e.levels[ab].price)
 		}
 	}
+	clearing := 0
+	for bi := range e.books {
+		b := &e.books[bi]
+		if b.clearing {
+			clearing++
+		}
+		if (b.clearing && !b.halted) || (b.resumeCleared && !b.clearing) {
+			return fmt.Errorf("inst %d: halted %v, clearing %v, resuming at the clear's end %v", b.inst.ID, b.halted, b.clearing, b.resumeCleared)
+		}
+	}
+	if clearing != e.clearing {
+		return fmt.Errorf("%d books clearing, the engine counts %d", clearing, e.clearing)
+	}
 	if live != e.byID.len() {
 		return fmt.Errorf("%d orders in books, %d in id map", live, e.byID.len())
 	}

@@ -69,38 +69,49 @@ func (m *mdShadow) differs(e *Engine) string {
 // TestMarketDataFollowsTheBook: a subscriber that applies the engine's
 // book events holds, after every command, exactly the engine's books —
 // also across snapshots restored into another engine that switches its
-// market data on (an image) and goes on.
+// market data on (an image) and goes on; a halted book cleared at once
+// or a few orders an input (haltclear.go).
 func TestMarketDataFollowsTheBook(t *testing.T) {
 	n := 30000
 	if raceEnabled {
 		n = 8000
 	}
-	for seed := int64(1); seed <= 2; seed++ {
-		cfg := randomConfig()
-		md := newMDShadow()
-		e, err := NewEngine(cfg, md)
-		if err != nil {
-			t.Fatal(err)
+	for _, chunk := range []int{0, 3} {
+		for seed := int64(1); seed <= 2; seed++ {
+			followTheBook(t, n, chunk, seed)
 		}
-		e.SetMarketData(true)
-		g := commandGen{rng: rand.New(rand.NewSource(seed))}
-		for i := 0; i < n; i++ {
-			c := g.next()
-			e.Apply(&c)
-			if d := md.differs(e); d != "" {
-				t.Fatalf("seed %d command %d %+v: %s", seed, i, c, d)
+	}
+}
+
+// followTheBook runs n of seed's commands on an engine clearing halted
+// books chunk orders an input, its market data followed by a shadow.
+func followTheBook(t *testing.T, n, chunk int, seed int64) {
+	t.Helper()
+	cfg := randomConfig()
+	cfg.HaltClearChunk = chunk
+	md := newMDShadow()
+	e, err := NewEngine(cfg, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetMarketData(true)
+	g := commandGen{rng: rand.New(rand.NewSource(seed))}
+	for i := 0; i < n; i++ {
+		c := g.next()
+		e.Apply(&c)
+		if d := md.differs(e); d != "" {
+			t.Fatalf("chunk %d seed %d command %d %+v: %s", chunk, seed, i, c, d)
+		}
+		if i%5000 == 4999 { // restart from a snapshot: a new image
+			md = newMDShadow()
+			e, err = RestoreEngine(cfg, e.AppendSnapshot(nil), md)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if i%5000 == 4999 { // restart from a snapshot: a new image
-				md = newMDShadow()
-				e, err = RestoreEngine(cfg, e.AppendSnapshot(nil), md)
-				if err != nil {
-					t.Fatal(err)
-				}
-				e.SetAppliedSeq(c.Seq)
-				e.SetMarketData(true)
-				if d := md.differs(e); d != "" {
-					t.Fatalf("seed %d image after restore at %d: %s", seed, i, d)
-				}
+			e.SetAppliedSeq(c.Seq)
+			e.SetMarketData(true)
+			if d := md.differs(e); d != "" {
+				t.Fatalf("chunk %d seed %d image after restore at %d: %s", chunk, seed, i, d)
 			}
 		}
 	}

@@ -401,6 +401,12 @@ func (e *Engine) cancelResting(b *book, ri int32, why CancelReason) {
 		// on taking the order for live.
 		ev.MakerSession = o.session
 	}
+	if b.clearing {
+		// Cancelled by the halt already, its report not yet emitted: a
+		// cancel, mass cancel or suspension answers as the clear would,
+		// to whom it answers.
+		ev.Reason = uint8(CancelInstrumentHalted)
+	}
 	e.emit()
 	e.dequeue(b, ri)
 	e.retire(ri)

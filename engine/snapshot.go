@@ -10,15 +10,19 @@ import (
 	"github.com/ringex/ringex/internal/pieces"
 )
 
-// Snapshot format, version 3. All integers little-endian. These constants
+// Snapshot format, version 4. All integers little-endian. These constants
 // and the layout are part of the snapshot file format: never change them,
 // add a version (and keep reading the old ones).
 //
 //	magic    [4]byte "RXEN"
-//	version  uint16  3
+//	version  uint16  4, or 3 when no book is clearing (the bytes, so the
+//	                 StateHash, of every state a build before 4 could be in
+//	                 stay as they were)
 //	books    uint32  count, then per instrument in id order:
 //	  id        uint32
-//	  halted    uint8
+//	  halted    uint8  version 4: 0 trading, 1 halted, 3 halted and
+//	                   clearing (haltclear.go), 7 clearing and resuming at
+//	                   its end; versions 2 and 3: not 0 is halted
 //	  lastTrade int64
 //	  bids, then asks, each:
 //	    levels uint32 count, then per level, best first:
@@ -32,7 +36,10 @@ import (
 //	  orders    uint32 count, then each live order id (uint64), oldest first
 const (
 	snapshotMagic   = "RXEN"
-	snapshotVersion = 3 // 2: orders carry their session; 3: accounts their suspension
+	snapshotVersion = 4 // 2: orders carry their session; 3: accounts their suspension; 4: books their clearing
+	// plainSnapshotVersion is the version a snapshot holding no clearing
+	// book is written in: its bytes are version 3's.
+	plainSnapshotVersion = 3
 	// oldestSnapshotVersion is the oldest version RestoreEngine reads.
 	oldestSnapshotVersion = 2
 )
@@ -142,7 +149,7 @@ type levelLists struct {
 
 type bookLevels struct {
 	id         uint32
-	halted     bool
+	state      uint8 // the snapshot's halted byte
 	lastTrade  int64
 	bids, asks int // how many of levelLists.levels are the book's bids and asks
 }
@@ -152,7 +159,7 @@ func (e *Engine) listLevels(l *levelLists) {
 	l.books, l.levels = l.books[:0], l.levels[:0]
 	for bi := range e.books {
 		b := &e.books[bi]
-		bl := bookLevels{id: b.inst.ID, halted: b.halted, lastTrade: b.lastTrade}
+		bl := bookLevels{id: b.inst.ID, state: bookState(b), lastTrade: b.lastTrade}
 		for _, s := range []*side{&b.bids, &b.asks} {
 			before := len(l.levels)
 			s.each(func(li int32) bool {
@@ -185,12 +192,18 @@ func (l *levelLists) appendSnapshot(dst []byte, levels []level, orders []order, 
 	dst = pieces.Grow(dst, l.encodedSize(levels, accounts))
 	le := binary.LittleEndian
 	dst = append(dst, snapshotMagic...)
-	dst = le.AppendUint16(dst, snapshotVersion)
+	version := uint16(plainSnapshotVersion)
+	for _, b := range l.books {
+		if b.state&stateClearing != 0 {
+			version = snapshotVersion
+		}
+	}
+	dst = le.AppendUint16(dst, version)
 	dst = le.AppendUint32(dst, uint32(len(l.books)))
 	next := 0
 	for _, b := range l.books {
 		dst = le.AppendUint32(dst, b.id)
-		dst = append(dst, boolByte(b.halted))
+		dst = append(dst, b.state)
 		dst = le.AppendUint64(dst, uint64(b.lastTrade))
 		for _, n := range []int{b.bids, b.asks} {
 			dst = le.AppendUint32(dst, uint32(n))
@@ -262,6 +275,28 @@ func SnapshotHash(snap []byte) uint64 {
 	h := fnv.New64a()
 	h.Write(snap)
 	return h.Sum64()
+}
+
+// A book's halted byte in version 4.
+const (
+	stateHalted        = 1
+	stateClearing      = 2
+	stateResumeCleared = 4
+)
+
+// bookState is b's halted byte.
+func bookState(b *book) uint8 {
+	var s uint8
+	if b.halted {
+		s |= stateHalted
+	}
+	if b.clearing {
+		s |= stateClearing
+	}
+	if b.resumeCleared {
+		s |= stateResumeCleared
+	}
+	return s
 }
 
 func boolByte(b bool) byte {
@@ -339,7 +374,7 @@ func (e *Engine) restore(snap []byte) error {
 			continue
 		}
 		same = same && int(i) < len(e.books) && &e.books[i] == b
-		if err := e.restoreBook(&r, b); err != nil {
+		if err := e.restoreBook(&r, b, version); err != nil {
 			return err
 		}
 	}
@@ -353,7 +388,7 @@ func (e *Engine) restore(snap []byte) error {
 	if len(r.buf) != r.off {
 		return fmt.Errorf("%w: %d trailing bytes", ErrCorruptSnapshot, len(r.buf)-r.off)
 	}
-	if same && sameAccounts && version == snapshotVersion && !bytes.Equal(e.AppendSnapshot(nil), snap) {
+	if same && sameAccounts && version >= plainSnapshotVersion && !bytes.Equal(e.AppendSnapshot(nil), snap) {
 		return fmt.Errorf("%w: the restored state encodes differently", ErrCorruptSnapshot)
 	}
 	return nil
@@ -373,8 +408,20 @@ func skipBook(r *snapReader, id uint32) error {
 }
 
 // restoreBook reads the book of b's instrument, its id already read.
-func (e *Engine) restoreBook(r *snapReader, b *book) error {
-	b.halted = r.u8() != 0
+func (e *Engine) restoreBook(r *snapReader, b *book, version uint16) error {
+	state := r.u8()
+	switch {
+	case version < snapshotVersion:
+		b.halted = state != 0
+	case state == 0 || state == stateHalted || state == stateHalted|stateClearing ||
+		state == stateHalted|stateClearing|stateResumeCleared:
+		b.halted, b.clearing, b.resumeCleared = state&stateHalted != 0, state&stateClearing != 0, state&stateResumeCleared != 0
+		if b.clearing {
+			e.clearing++
+		}
+	default:
+		return fmt.Errorf("%w: instrument %d: halted byte %d", ErrCorruptSnapshot, b.inst.ID, state)
+	}
 	b.lastTrade = int64(r.u64())
 	bi := e.bookIdx[b.inst.ID]
 	var best [2]int64 // each side's first (best) level's price; 0: none
