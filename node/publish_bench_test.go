@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/input"
@@ -39,7 +40,7 @@ func BenchmarkPublish(b *testing.B) {
 					if err := n.Publish(input.KindClient, 1, 1, 0, frame); err != nil {
 						b.Fatal(err)
 					}
-				} else if err := n.PublishBatch(input.KindClient, 1, 1, 0, payloads); err != nil {
+				} else if _, err := n.PublishBatch(input.KindClient, 1, 1, 0, payloads, time.Second); err != nil {
 					b.Fatal(err)
 				}
 			}
