@@ -55,7 +55,9 @@ func TestAReaderHeldOnAStalledRingEndsItsSession(t *testing.T) {
 	b.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	// (The ring's filling inputs, malformed, are answered to the
 	// account's sessions too: passed over.)
-	if m := next(t, b, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == 2 }); m.Report.Kind != wire.ExecKindAccepted {
+	if m := next(t, b, func(m client.Message) bool {
+		return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == 2
+	}); m.Report.Kind != wire.ExecKindAccepted {
 		t.Fatalf("the new session's order was answered %+v", m.Report)
 	}
 	// Every input published came through: no slot was claimed and left.
