@@ -9,15 +9,21 @@ import (
 	"github.com/ringex/ringex/input"
 )
 
-// BenchmarkPublish: the gateway's publish path — claim, copy, publish —
-// into an input ring that a consumer drains, so that the claim finds
-// room (the common case): its cost, and its allocations (none).
+// BenchmarkPublish: the publish path — claim, copy, publish — into an
+// input ring that a consumer drains, so that the claim finds room (the
+// common case): its cost, and its allocations (none). control is
+// Publish (the gateway's own inputs, the admin's), batch=K the
+// gateway's PublishBatch of K frames, its claim's wait bounded.
 //
 //	go test -run '^$' -bench 'Publish' -count=3 ./node
 func BenchmarkPublish(b *testing.B) {
 	frame := make([]byte, 64)
-	for _, k := range []int{1, 16} {
-		b.Run(fmt.Sprintf("batch=%d", k), func(b *testing.B) {
+	for _, k := range []int{0, 1, 16} {
+		name := fmt.Sprintf("batch=%d", k)
+		if k == 0 {
+			name = "control"
+		}
+		b.Run(name, func(b *testing.B) {
 			in, err := newRing[input.Slot]("input", 1<<16, true, disruptor.Adaptive, func(name string, err error) { b.Error(name, err) })
 			if err != nil {
 				b.Fatal(err)
@@ -36,7 +42,7 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if k == 1 {
+				if k == 0 {
 					if err := n.Publish(input.KindClient, 1, 1, 0, frame); err != nil {
 						b.Fatal(err)
 					}

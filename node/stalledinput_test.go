@@ -1,11 +1,15 @@
 package node
 
 import (
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -62,4 +66,38 @@ func TestAReaderHeldOnAStalledRingEndsItsSession(t *testing.T) {
 	}
 	// Every input published came through: no slot was claimed and left.
 	waitUntil(t, func() bool { return n.stats.engine.Sequence().Load() >= n.in.published() }, n)
+}
+
+// PublishBatch into a ring with room — the common case — allocates
+// nothing, its wait bounded or not: the bound arms its timer only once
+// a claim finds the ring full.
+func TestPublishBatchWithRoomAllocatesNothing(t *testing.T) {
+	in, err := newRing[input.Slot]("input", 1024, true, disruptor.Adaptive, func(name string, err error) { t.Error(name, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain, err := in.add("drain", func(lo, hi int64) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer in.halt()
+	n := &Node{in: in}
+	payloads := [][]byte{make([]byte, 64), make([]byte, 64)}
+	for _, wait := range []time.Duration{0, time.Minute} {
+		publish := func() {
+			if _, err := n.PublishBatch(input.KindClient, 1, 1, 0, payloads, wait); err != nil {
+				t.Fatal(err)
+			}
+			for drain.Sequence().Load() < n.in.published() {
+				runtime.Gosched() // AllocsPerRun runs with GOMAXPROCS=1
+			}
+		}
+		publish() // warm up: the consumer started and parked once
+		if a := testing.AllocsPerRun(1000, publish); a != 0 {
+			t.Errorf("wait %v: %v allocs per PublishBatch of 2 frames with room", wait, a)
+		}
+	}
 }
