@@ -648,10 +648,10 @@ func TestLogonDuringCancelOnDisconnect(t *testing.T) {
 	}
 	ring.setHoldControl(true) // the mass cancel waits to be published
 	a.Close()
-	// a's session unregistered: its reader holds the handover, its mass
-	// cancel waiting to be published (a sleep here let b's logon take the
-	// handover first on a loaded machine: a was then not the account's
-	// last session, and published no cancel).
+	// a's session unregistered: its mass cancel owed, waiting to be
+	// published (a sleep here let b's logon take the handover first on a
+	// loaded machine: a was then not the account's last session, and
+	// published no cancel).
 	for deadline := time.Now().Add(5 * time.Second); g.Live() != 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the closed session is still live")

@@ -180,6 +180,17 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	}
 	if max := g.cfg.MaxSessionsPerAccount; max > 0 && g.sessionsOf(acct.ID) >= max {
 		handover.Unlock()
+		if g.closing.Load() {
+			// The gateway stopping: the session holding the slot may be
+			// one the shutdown leaves registered for its drain, its
+			// client told its end and logging on again — on a connection
+			// it opened before, its Logon read before endReading closed
+			// it. Refused as endReading would have refused it (shutdown),
+			// not TooManySessions, which says to wait for a session to
+			// end.
+			g.reject(conn, enc, wire.LogonRejectReasonNotLoggedOn, CauseShutdown)
+			return
+		}
 		log.Info().Uint32("account", acct.ID).Int("max", max).Msg("logon refused: the account has gateway.max_sessions_per_account logged on")
 		g.reject(conn, enc, wire.LogonRejectReasonTooManySessions, CauseMaxPerAccount)
 		return
@@ -363,11 +374,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// shutdown is set before the listener closes, an accept that
 		// finds it closes the connection, and StopTaking's endReading
 		// closes every connection not logged on; a logon read before
-		// that is of a session the shutdown ends at once. One window
-		// stays: a client told its end in the instant between the flag
-		// and endReading's close, whose Logon on a connection it had
-		// opened before is read then, may be refused TooManySessions
-		// where it would have been told shutdown.
+		// that is of a session the shutdown ends at once — and a client
+		// told its end in the instant between the flag and endReading's
+		// close, whose Logon on a connection it had opened before is read
+		// then, finding the slot held, is refused as endReading would
+		// have refused it (counted shutdown), not TooManySessions.
 		close(s.unregistered)
 		// Its writer may write on, within its close grace (or, the
 		// gateway stopping, until Close ends it): Close waits for it.

@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"errors"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -124,5 +126,53 @@ func TestALogonWhileItsAccountsCancelWaitsForTheRingIsAnswered(t *testing.T) {
 	frames := ring.waitFor(t, 2)
 	if frames[0].kind != input.KindControl || frames[0].typ != wire.MessageMassCancel || frames[1].typ != wire.MessageNewOrder {
 		t.Fatalf("published %v then %v: want the MassCancel, then the new session's order", frames[0].typ, frames[1].typ)
+	}
+}
+
+// A Logon read in the instant between the shutdown's flag and
+// endReading's close of the connections not logged on — its client told
+// its end a moment before, its session left registered for the drain —
+// is refused as endReading would have refused it: NotLoggedOn, counted
+// shutdown. It was refused TooManySessions (the slot held by the session
+// the shutdown keeps for its drain), counted max_sessions_per_account: a
+// client told to wait for a session to end, of a node that was stopping.
+// The instant is made to last: the flag is set alone, as endReading sets
+// it first.
+func TestALogonInTheShutdownsFirstInstantIsToldShutdown(t *testing.T) {
+	g, _ := startGateway(t, Config{MaxSessionsPerAccount: 1})
+	a, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() != 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second connection was not taken in 5 s")
+		}
+	}
+	g.closing.Store(true) // endReading's first step; its close of conn not yet
+	if _, err := conn.Write(proto.NewEncoder().Logon(1, 1, "one")); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	payload, err := proto.NewFrameReader(conn, 1024).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, pos, err := proto.Verify(payload)
+	if err != nil || typ != wire.MessageLogonReject {
+		t.Fatalf("answer %v, %v; want LogonReject", typ, err)
+	}
+	if why := proto.LogonRejectAt(payload, pos); why != wire.LogonRejectReasonNotLoggedOn {
+		t.Errorf("the logon was refused %v, want NotLoggedOn (as endReading refuses it)", why)
+	}
+	awaitDisconnects(t, g, CauseShutdown, 1)
+	if n := g.Counters.Disconnects[CauseMaxPerAccount].Load(); n != 0 {
+		t.Errorf("%d disconnects counted max_sessions_per_account, want 0", n)
 	}
 }
