@@ -14,8 +14,8 @@ import "errors"
 // (a follower's ring then holds an input no leader commits). NextUnless
 // claims only with room (TryNext), so refuse is asked after the wait,
 // just before the claim. A producer parked in the wait is woken as
-// consumers advance, not when refuse turns true: it holds no slot
-// meanwhile, and is refused at its next look.
+// consumers advance, or by Wake, not when refuse turns true: it holds no
+// slot meanwhile, and is refused at its next look.
 //
 // The wait only looks (room, refuse): the signal may look more than once
 // per wake-up, and a look that claimed lost the slots of every look but

@@ -46,6 +46,10 @@ type Sequencer interface {
 	Halt()
 	// Halted reports whether Halt was called.
 	Halted() bool
+	// Wake wakes every goroutine waiting on the ring to look again: for
+	// a producer in NextUnless whose refuse turned true while no
+	// consumer advances (a claim that gives up at a deadline).
+	Wake()
 
 	core() *sequencer
 	// claimed is the highest claimed sequence. A SingleProducer's is
@@ -117,6 +121,9 @@ func (s *sequencer) Halt() {
 	s.halted.Store(true)
 	s.sig.broadcast()
 }
+
+// Wake wakes every waiter to look again (Sequencer.Wake).
+func (s *sequencer) Wake() { s.sig.broadcast() }
 
 func (s *sequencer) checkClaim(n int64) error {
 	if n < 1 || n > s.size {

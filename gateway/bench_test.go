@@ -21,15 +21,17 @@ type ringPublisher struct {
 }
 
 func (p *ringPublisher) Publish(kind input.Kind, session uint64, account uint32, now int64, payload []byte) error {
-	return p.PublishBatch(kind, session, account, now, [][]byte{payload})
+	_, err := p.PublishBatch(kind, session, account, now, [][]byte{payload}, 0)
+	return err
 }
 
-// PublishBatch claims the frames of one read together, as the node does.
-func (p *ringPublisher) PublishBatch(kind input.Kind, session uint64, account uint32, now int64, payloads [][]byte) error {
+// PublishBatch claims the frames of one read together, as the node does
+// (waiting for room without bound: the benchmark's consumer drains).
+func (p *ringPublisher) PublishBatch(kind input.Kind, session uint64, account uint32, now int64, payloads [][]byte, _ time.Duration) (int, error) {
 	k := int64(len(payloads))
 	hi, err := p.seq.Next(k)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for i, payload := range payloads {
 		s := p.slots.At(hi - k + 1 + int64(i))
@@ -37,7 +39,7 @@ func (p *ringPublisher) PublishBatch(kind input.Kind, session uint64, account ui
 		s.Len = uint16(copy(s.Raw[:], payload))
 	}
 	p.seq.Publish(hi-k+1, hi)
-	return nil
+	return len(payloads), nil
 }
 
 // BenchmarkIngest: NewOrder frames per second from N loopback connections

@@ -36,6 +36,17 @@ func closings(cfg Config) map[Cause]proto.Closing {
 // text said both, and a client could not tell which it had sent.
 var emptyFrameClosing = proto.Closing{Cause: wire.ClosingCauseFrameTooLarge, Text: "a frame of length 0"}
 
+// inputStalledClosing is the Closing of a session whose reader gave up
+// publishing into an input ring that stayed full (CauseInputStalled,
+// counted input_stalled). The wire has no cause of its own for it (a new
+// ClosingCause is a schema change): it is told shutdown, the node
+// serving no input as one that stops, in a text saying what happened —
+// kept out of closings, whose causes are sent under their own names.
+func inputStalledClosing(cfg Config) proto.Closing {
+	return proto.Closing{Cause: wire.ClosingCauseShutdown, Text: fmt.Sprintf(
+		"the node took no input for gateway.read_timeout (%v): the orders read last were not entered — ask OrderStatus which were", cfg.HeartbeatTimeout)}
+}
+
 // slowText is what a slow consumer is told, before the limit it crossed.
 const slowText = "the client did not read its reports fast enough"
 
@@ -73,6 +84,7 @@ func (g *Gateway) buildClosings() {
 		g.closings[cause] = proto.NewEncoder().ClosingOf(c)
 	}
 	g.emptyFrame = proto.NewEncoder().ClosingOf(emptyFrameClosing)
+	g.closings[CauseInputStalled] = proto.NewEncoder().ClosingOf(inputStalledClosing(g.cfg))
 	// A frame too large is answered LogonReject FrameTooLarge, then the
 	// Closing: both the connection's last frames, written once the
 	// session is unregistered (Session.unregistered), as both tell its

@@ -35,7 +35,13 @@
 //     no latency) and before the session is torn down.
 //  3. Backpressure: when the ring is full, Publish blocks and the reader
 //     stops reading its socket, so TCP pushes back on that client. A frame
-//     already read is never dropped.
+//     already read is never dropped — but by a ring full for
+//     gateway.read_timeout (the engine, or a stage before it, stalled):
+//     the reader's claim gives up then, before it claims
+//     (ErrInputStalled: a slot claimed is always published), and its
+//     session ends, counted input_stalled and told shutdown, in a text
+//     naming the wait; the frames it held are not entered, each whole or
+//     not at all, and its client asks OrderStatus which were.
 //  4. Limits, each with a clear answer: frames above the maximum size
 //     (LogonReject FrameTooLarge, then disconnect), a silent connection past
 //     the heartbeat timeout (disconnect), connections above the maximum
@@ -74,7 +80,11 @@
 //     last session, the gateway publishes a control MassCancel for it
 //     through the ring, so it is journaled and replayed like any input.
 //     A session of the account that logs on meanwhile is registered only
-//     after that MassCancel is published, so its orders follow it.
+//     after that MassCancel is published, so its orders follow it: it
+//     waits for it a second at most, then is refused TooManySessions
+//     (counted cancel_pending). The MassCancel is published outside the
+//     account's lock, so a ring that stays full holds neither the
+//     account's logons, unanswered, nor its other sessions' ends.
 //     Only a session ending on a running gateway does: the node stopping
 //     or crashing, or a cluster leader stepping down (DropSessions, its
 //     inputs refused), leaves the account's orders in the book, so a
@@ -109,7 +119,9 @@
 //     (its input, its account's MassCancel) delays its client's Closing,
 //     and no longer loses it. That wait lasts gateway.read_timeout at
 //     most: past it, a ring that stays full, the client is told all the
-//     same, its session perhaps still registered. A client that
+//     same — its session unregistered by then unless its account's
+//     MassCancel still waits for room (its input's publish gives up
+//     then: 3). A client that
 //     logs on again the moment it reads its end finds the account's slot
 //     free (gateway.max_sessions_per_account), and its new session's
 //     orders come after the MassCancel — but in a shutdown, which takes

@@ -27,14 +27,29 @@ import (
 )
 
 // Publisher puts raw frames into the input ring. It blocks while the ring
-// is full and fails only when the node is stopping.
+// is full and fails when the node is stopping — and PublishBatch when the
+// ring stays full past its wait.
 type Publisher interface {
-	// Publish puts one frame (the gateway's own control inputs).
+	// Publish puts one frame (the gateway's own control inputs),
+	// waiting for room as long as it takes.
 	Publish(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) error
 	// PublishBatch puts several frames of one session with one claim, in
 	// order: a session's frames from one socket read (see inputBatch).
-	PublishBatch(kind input.Kind, session uint64, account uint32, recvTime int64, payloads [][]byte) error
+	// It returns how many it published, payloads[:published]. Its claim
+	// waits for room at most wait (0: as long as it takes): past it, it
+	// gives up before it claims and returns ErrInputStalled — a claimed
+	// slot is always published, for an unpublished one stalls every
+	// consumer of the ring. One claim takes the whole batch but in a
+	// ring smaller than it, whose claims take a ring's worth each: one
+	// that gives up then leaves the frames before it published.
+	PublishBatch(kind input.Kind, session uint64, account uint32, recvTime int64, payloads [][]byte, wait time.Duration) (published int, err error)
 }
+
+// ErrInputStalled is PublishBatch's answer when the input ring stayed
+// full for its whole wait: the node takes no input (its engine, or a
+// stage before it, stalled), and the frames it was given were not
+// published.
+var ErrInputStalled = errors.New("gateway: the input ring stayed full")
 
 // Account is what the gateway knows of an account.
 type Account struct {
@@ -223,13 +238,15 @@ const (
 	CauseStandby         // its Logon reached a standby: answered Redirect (the leader's address) or NotLeader
 	CauseLogonTimeout    // sent part of its Logon frame, not the rest, within HeartbeatTimeout
 	CauseSessionIDsSpent // refused: the member's next session id would be at or past SessionIDLimit (newSessionID)
+	CauseInputStalled    // its reader gave up publishing: the input ring stayed full for HeartbeatTimeout (ErrInputStalled)
+	CauseCancelPending   // refused: its account's cancel-on-disconnect, owed since its last session ended, not published within cancelOwedWait
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
 	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake", "idle",
-	"standby", "logon_timeout", "session_ids_spent"}
+	"standby", "logon_timeout", "session_ids_spent", "input_stalled", "cancel_pending"}
 
 // endSession closes s's connection for cause, a decision of the node's
 // (an operator, a replacing logon, the lead lost, a shutdown): its outbox
@@ -423,7 +440,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
 		a.Secret = "" // the hash is all a logon is checked against
-		g.accounts[a.ID] = account{Account: a, secretHash: hash, handover: new(sync.Mutex), limiters: new([]*rateLimiter),
+		g.accounts[a.ID] = account{Account: a, secretHash: hash, handover: new(sync.Mutex), limiters: new([]*rateLimiter), cancelOwed: new(chan struct{}),
 			status: &statusLimit{b: ratelimit.New(float64(cfg.StatusRate), cfg.Now().UnixNano())},
 			logons: &statusLimit{b: ratelimit.New(float64(cfg.LogonRate), cfg.Now().UnixNano())}}
 	}
@@ -973,11 +990,22 @@ type account struct {
 	Account
 	secretHash [sha256.Size]byte
 	// handover orders an account's last session ending before its next
-	// one starts: held from unregistering the last trading session to
-	// publishing its cancel-on-disconnect, and while registering a
-	// session. So a session that logs on as the last one closes has its
-	// orders published after that mass cancel, never cancelled by it.
+	// one starts: held while unregistering a session and while
+	// registering one. The last trading session's end leaves its
+	// cancel-on-disconnect owed (cancelOwed), and no session registers
+	// until it is published: so a session that logs on as the last one
+	// closes has its orders published after that mass cancel, never
+	// cancelled by it. Never held across a publish, which waits while the
+	// ring is full: the account's logons, and its other sessions' ends,
+	// waited that long behind it, unanswered.
 	handover *sync.Mutex
+	// cancelOwed, under handover, is set (non-nil) by the reader of the
+	// account's last trading session as it unregisters it with
+	// cancel-on-disconnect, and cleared, then closed, once that reader
+	// has published the MassCancel (or the node refused it: stopping). A
+	// logon finding it set waits for it, cancelOwedWait at most, without
+	// the lock, then is refused TooManySessions (cancel_pending).
+	cancelOwed *chan struct{}
 	// status limits the account's OrderStatus and ResendReports over all
 	// its sessions (gateway.status_rate): per session, an account could
 	// multiply it by the connections it opens.

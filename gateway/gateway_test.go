@@ -29,6 +29,12 @@ type fakeRing struct {
 	waiting     int // Publish calls waiting for the ring
 	frames      []published
 	batches     []int // sizes of PublishBatch calls
+	// stalled: a PublishBatch with a wait gives up on the blocked ring
+	// (stall); gaveUp counts the frames of those that did, waits the
+	// waits they were given.
+	stalled bool
+	gaveUp  int
+	waits   []time.Duration
 }
 
 type published struct {
@@ -59,16 +65,37 @@ func (r *fakeRing) Publish(kind input.Kind, session uint64, account uint32, _ in
 	return nil
 }
 
-func (r *fakeRing) PublishBatch(kind input.Kind, session uint64, account uint32, now int64, payloads [][]byte) error {
+func (r *fakeRing) PublishBatch(kind input.Kind, session uint64, account uint32, now int64, payloads [][]byte, wait time.Duration) (int, error) {
 	r.mu.Lock()
 	r.batches = append(r.batches, len(payloads))
+	r.waits = append(r.waits, wait)
+	for r.blocked && !(r.stalled && wait > 0) {
+		r.waiting++
+		r.cond.Wait()
+		r.waiting--
+	}
+	if r.blocked { // its wait is over (stall): given up before the claim
+		r.gaveUp += len(payloads)
+		r.mu.Unlock()
+		return 0, ErrInputStalled
+	}
 	r.mu.Unlock()
-	for _, p := range payloads {
+	for i, p := range payloads {
 		if err := r.Publish(kind, session, account, now, p); err != nil {
-			return err
+			return i, err
 		}
 	}
-	return nil
+	return len(payloads), nil
+}
+
+// stall makes the batches waiting for the blocked ring, and those that
+// come to it, give up as at the end of their wait (ErrInputStalled):
+// the deadline a node's claim watches, passed when the test says.
+func (r *fakeRing) stall() {
+	r.mu.Lock()
+	r.stalled = true
+	r.cond.Broadcast()
+	r.mu.Unlock()
 }
 
 func (r *fakeRing) largestBatch() int {
@@ -621,10 +648,10 @@ func TestLogonDuringCancelOnDisconnect(t *testing.T) {
 	}
 	ring.setHoldControl(true) // the mass cancel waits to be published
 	a.Close()
-	// a's session unregistered: its reader holds the handover, its mass
-	// cancel waiting to be published (a sleep here let b's logon take the
-	// handover first on a loaded machine: a was then not the account's
-	// last session, and published no cancel).
+	// a's session unregistered: its mass cancel owed, waiting to be
+	// published (a sleep here let b's logon take the handover first on a
+	// loaded machine: a was then not the account's last session, and
+	// published no cancel).
 	for deadline := time.Now().Add(5 * time.Second); g.Live() != 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the closed session is still live")

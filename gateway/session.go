@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/ringex/ringex/engine"
@@ -125,6 +126,19 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	}
 	handover := g.accounts[acct.ID].handover
 	handover.Lock() // also orders the count below with the account's other logons
+	// The account's last session ended and its cancel-on-disconnect is
+	// not published yet: this session registers after it, or not at all
+	// (its orders would come before the MassCancel and be cancelled by
+	// it). Published at once unless the ring is full; a ring that stays
+	// full (its engine stalled) has the logon refused, answered within
+	// cancelOwedWait rather than held, unanswered, for as long.
+	if !awaitCancel(handover, g.accounts[acct.ID].cancelOwed) {
+		handover.Unlock()
+		log.Warn().Uint32("account", acct.ID).Dur("waited", cancelOwedWait).
+			Msg("logon refused: the account's cancel-on-disconnect, owed since its last session ended, is not published yet — the input ring is full")
+		g.reject(conn, enc, wire.LogonRejectReasonTooManySessions, CauseCancelPending)
+		return
+	}
 	// gateway.logon_rate counts the logons that become sessions: checked
 	// before the logon replaces its client's earlier session (a logon
 	// refused must kill none), spent only once no other limit refuses it
@@ -166,6 +180,17 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	}
 	if max := g.cfg.MaxSessionsPerAccount; max > 0 && g.sessionsOf(acct.ID) >= max {
 		handover.Unlock()
+		if g.closing.Load() {
+			// The gateway stopping: the session holding the slot may be
+			// one the shutdown leaves registered for its drain, its
+			// client told its end and logging on again — on a connection
+			// it opened before, its Logon read before endReading closed
+			// it. Refused as endReading would have refused it (shutdown),
+			// not TooManySessions, which says to wait for a session to
+			// end.
+			g.reject(conn, enc, wire.LogonRejectReasonNotLoggedOn, CauseShutdown)
+			return
+		}
 		log.Info().Uint32("account", acct.ID).Int("max", max).Msg("logon refused: the account has gateway.max_sessions_per_account logged on")
 		g.reject(conn, enc, wire.LogonRejectReasonTooManySessions, CauseMaxPerAccount)
 		return
@@ -220,7 +245,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		case <-time.After(limiterHandover): // its reader is stuck publishing into a full ring
 		}
 	}
-	spare := g.accounts[acct.ID].limiters
+	spare, cancelOwed := g.accounts[acct.ID].limiters, g.accounts[acct.ID].cancelOwed
 	var limiter *rateLimiter
 	handover.Lock()
 	if k := len(*spare); k > 0 {
@@ -306,14 +331,25 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		last := !s.replaced.Load() && !shutdown && g.unregister(s)
 		// Not when the node stopped leading (DropSessions): the client
 		// logs on again to the new leader, and a failover keeps orders.
+		var owed chan struct{}
 		if last && acct.CancelOnDisconnect && !shutdown && !s.notLeader.Load() {
+			owed = make(chan struct{})
+			*cancelOwed = owed // no logon of the account registers until it is closed
+		}
+		handover.Unlock()
+		if owed != nil {
 			// Through the ring like any input: journaled and replayed.
+			// Outside the lock: a full ring holds this publish, and the
+			// account's logons meanwhile wait cancelOwedWait at most.
 			frame := enc.MassCancel(0, 0)
 			if err := g.pub.Publish(input.KindControl, 0, s.Account, g.cfg.Now().UnixNano(), frame[proto.PrefixSize:]); err != nil {
 				log.Error().Err(err).Uint32("account", s.Account).Msg("cancel-on-disconnect not published")
 			}
+			handover.Lock()
+			*cancelOwed = nil
+			handover.Unlock()
+			close(owed)
 		}
-		handover.Unlock()
 		// Invariant: a session's client learns of its end — its Closing,
 		// its LogonReject FrameTooLarge, its connection's close — only
 		// from here on, for every end, the reader's own and the node's
@@ -325,8 +361,10 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// could register first, the ended session then not its account's
 		// last, and no MassCancel published. Two ends hold it only in
 		// part. A reader held past gateway.read_timeout (a ring that
-		// stays full) has its client told all the same, its session
-		// perhaps still registered (EndAfter's bound, above). And a
+		// stays full) has its client told all the same (EndAfter's
+		// bound, above): its session unregistered — its input's publish
+		// gave up at that bound — but its account's MassCancel perhaps
+		// still owed, the account's logons refused meanwhile. And a
 		// shutdown's session stays registered here, for the drain, until
 		// Close unregisters it with the others, while its client may learn
 		// of its end before — an operator's close or a cut during the
@@ -336,11 +374,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// shutdown is set before the listener closes, an accept that
 		// finds it closes the connection, and StopTaking's endReading
 		// closes every connection not logged on; a logon read before
-		// that is of a session the shutdown ends at once. One window
-		// stays: a client told its end in the instant between the flag
-		// and endReading's close, whose Logon on a connection it had
-		// opened before is read then, may be refused TooManySessions
-		// where it would have been told shutdown.
+		// that is of a session the shutdown ends at once — and a client
+		// told its end in the instant between the flag and endReading's
+		// close, whose Logon on a connection it had opened before is read
+		// then, finding the slot held, is refused as endReading would
+		// have refused it (counted shutdown), not TooManySessions.
 		close(s.unregistered)
 		// Its writer may write on, within its close grace (or, the
 		// gateway stopping, until Close ends it): Close waits for it.
@@ -375,8 +413,8 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	var batch inputBatch
 	defer func() {
 		g.Counters.BytesIn.Add(bytesIn)
-		if batch.publish(g.pub, s, now) != nil {
-			cause = CauseShutdown
+		if err := g.publish(&batch, s, now); err != nil {
+			cause = publishFailure(err)
 		}
 	}()
 	for frames := 0; ; frames++ {
@@ -390,8 +428,8 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		fresh := network || frames&255 == 0
 		if fresh || batch.full() {
 			// Next may wait for the network, or the receive time moves.
-			if err := batch.publish(g.pub, s, now); err != nil {
-				cause = CauseShutdown
+			if err := g.publish(&batch, s, now); err != nil {
+				cause = publishFailure(err)
 				return
 			}
 		}
@@ -590,10 +628,13 @@ func (b *inputBatch) add(payload []byte) {
 
 func (b *inputBatch) full() bool { return len(b.ends) >= maxBatchFrames }
 
-// publish puts the batch into the ring, received at now, and empties it.
-func (b *inputBatch) publish(pub Publisher, s *Session, now int64) error {
+// publish puts the batch into the ring, received at now, waiting for
+// room at most wait, and empties it. It returns how many of its frames
+// it left unpublished (all of them, but in a ring smaller than the batch:
+// Publisher.PublishBatch) with the publisher's error.
+func (b *inputBatch) publish(pub Publisher, s *Session, now int64, wait time.Duration) (unpublished int, err error) {
 	if len(b.ends) == 0 {
-		return nil
+		return 0, nil
 	}
 	b.payloads = b.payloads[:0]
 	start := 0
@@ -602,8 +643,70 @@ func (b *inputBatch) publish(pub Publisher, s *Session, now int64) error {
 		start = end
 	}
 	b.buf, b.ends = b.buf[:0], b.ends[:0]
-	return pub.PublishBatch(input.KindClient, s.ID, s.Account, now, b.payloads)
+	n, err := pub.PublishBatch(input.KindClient, s.ID, s.Account, now, b.payloads, wait)
+	return len(b.payloads) - n, err
 }
+
+// publish publishes s's batch, received at now, its claim waiting for
+// room at most gateway.read_timeout: a reader held longer on a ring that
+// stays full (the engine stalled) gives up, before it claims, and its
+// session ends (input_stalled) — unregistered, its account's slot
+// (max_sessions_per_account) given back and its cancel-on-disconnect
+// owed, its client told — rather than hold all that for as long as the
+// ring stays full, its client told at EndAfter's bound, its session
+// still registered. The frames it could not publish are not entered,
+// each whole or not at all: logged, and its client, told the session
+// ended, learns of its orders' fate with OrderStatus.
+func (g *Gateway) publish(b *inputBatch, s *Session, now int64) error {
+	unpublished, err := b.publish(g.pub, s, now, g.cfg.HeartbeatTimeout)
+	if errors.Is(err, ErrInputStalled) {
+		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Uint32("account", s.Account).Int("frames_not_entered", unpublished).
+			Dur("read_timeout", g.cfg.HeartbeatTimeout).Msg("session ended: the input ring stayed full for gateway.read_timeout (the engine takes no input); the frames read last were not entered")
+	}
+	return err
+}
+
+// publishFailure is the cause a session ends for when its frames could
+// not be published: input_stalled for a ring that stayed full past the
+// wait, else shutdown (the node stopping, or no longer leading).
+func publishFailure(err error) Cause {
+	if errors.Is(err, ErrInputStalled) {
+		return CauseInputStalled
+	}
+	return CauseShutdown
+}
+
+// awaitCancel waits, handover held (it is held again when it returns),
+// until the account's cancel-on-disconnect is no longer owed (owed, set
+// and cleared under handover), cancelOwedWait at most, and reports
+// whether it is not. The common case, none owed, arms no timer.
+func awaitCancel(handover *sync.Mutex, owed *chan struct{}) bool {
+	if *owed == nil {
+		return true
+	}
+	timer := time.NewTimer(cancelOwedWait)
+	defer timer.Stop()
+	for *owed != nil {
+		published := *owed
+		handover.Unlock()
+		select {
+		case <-published:
+			handover.Lock()
+		case <-timer.C:
+			handover.Lock()
+			return *owed == nil
+		}
+	}
+	return true
+}
+
+// cancelOwedWait bounds how long a logon waits for its account's
+// cancel-on-disconnect, owed since the account's last session ended, to
+// be published (awaitCancel): a publish that finds room takes
+// microseconds, so only a full ring holds it; a client is answered
+// within the second, as the limiter handover's wait, rather than held
+// unanswered until the ring has room.
+const cancelOwedWait = time.Second
 
 // cutSlow reports whether s's outbox was cut as a slow consumer, and
 // logs the cut when it was.

@@ -28,7 +28,8 @@ func TestAPublishWaitingForRoomIsRefusedWhenTheLeadIsLost(t *testing.T) {
 			return n.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x"))
 		}},
 		{"PublishBatch", func(n *Node) error {
-			return n.PublishBatch(input.KindClient, 0, 1, time.Now().UnixNano(), [][]byte{[]byte("x"), []byte("y")})
+			_, err := n.PublishBatch(input.KindClient, 0, 1, time.Now().UnixNano(), [][]byte{[]byte("x"), []byte("y")}, 0)
+			return err
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1179,25 +1179,27 @@ func (n *Node) publishSlot(kind input.Kind, session uint64, account uint32, recv
 }
 
 // PublishBatch is Publish for several frames of one session, with one
-// claim of consecutive slots (gateway.Publisher).
-func (n *Node) PublishBatch(kind input.Kind, session uint64, account uint32, recvTime int64, payloads [][]byte) error {
-	if len(payloads) == 0 {
-		return nil
-	}
-	for len(payloads) > 0 {
-		k := min(int64(len(payloads)), n.in.seq.Size()) // a claim fits the ring
-		hi, err := n.claimInput(k)
+// claim of consecutive slots (gateway.Publisher), that waits for room at
+// most wait (0: no bound): past it, gateway.ErrInputStalled, nothing
+// claimed. It returns how many frames it published: all of them, or —
+// in a ring smaller than the batch, claimed a ring's worth at a time —
+// the chunks before the claim that failed.
+func (n *Node) PublishBatch(kind input.Kind, session uint64, account uint32, recvTime int64, payloads [][]byte, wait time.Duration) (int, error) {
+	published := 0
+	for published < len(payloads) {
+		k := min(int64(len(payloads)-published), n.in.seq.Size()) // a claim fits the ring
+		hi, err := n.claimInputWithin(k, wait)
 		if err != nil {
-			return err
+			return published, err
 		}
 		lo := hi - k + 1
-		for i, p := range payloads[:k] {
+		for i, p := range payloads[published : published+int(k)] {
 			n.fillInput(lo+int64(i), kind, session, account, recvTime, p)
 		}
 		n.in.seq.Publish(lo, hi)
-		payloads = payloads[k:]
+		published += int(k)
 	}
-	return nil
+	return published, nil
 }
 
 // claimInput claims k input slots for the gateway or the admin, waiting
@@ -1211,6 +1213,15 @@ func (n *Node) PublishBatch(kind input.Kind, session uint64, account uint32, rec
 // case every leader has (replication.go, item 4).
 func (n *Node) claimInput(k int64) (int64, error) {
 	return n.in.claimUnless(k, n.refuseInput, ErrNotLeader)
+}
+
+// claimInputWithin is claimInput waiting at most wait for room (0: no
+// bound), then refusing with gateway.ErrInputStalled, nothing claimed: a
+// session's reader held on a ring that stays full gives up, and its
+// session ends, rather than holding its account's slot and its
+// cancel-on-disconnect for as long as the engine stalls.
+func (n *Node) claimInputWithin(k int64, wait time.Duration) (int64, error) {
+	return n.in.claimWithin(k, wait, n.refuseInput, ErrNotLeader, gateway.ErrInputStalled)
 }
 
 // fillInput writes one input into the claimed slot seq.

@@ -2,6 +2,8 @@ package node
 
 import (
 	"errors"
+	"sync/atomic"
+	"time"
 
 	"github.com/ringex/ringex/disruptor"
 )
@@ -70,6 +72,39 @@ func (r *ring[T]) claimUnless(k int64, refuse func() bool, refused error) (int64
 	hi, err := disruptor.NextUnless(r.seq, k, refuse)
 	if errors.Is(err, disruptor.ErrRefused) {
 		return 0, refused
+	}
+	return hi, err
+}
+
+// claimWithin is claimUnless waiting at most wait for room (0: no
+// bound): past it, it returns stalled, having claimed nothing. A claim
+// that finds room at once, the common case, reads no clock and arms no
+// timer; one that waits arms a timer, which wakes the ring's waiters
+// (Wake) when it fires, for the claim to look again and give up — a
+// parked producer is otherwise woken only as consumers advance, and a
+// stalled consumer advances none.
+func (r *ring[T]) claimWithin(k int64, wait time.Duration, refuse func() bool, refused, stalled error) (int64, error) {
+	if wait <= 0 {
+		return r.claimUnless(k, refuse, refused)
+	}
+	if refuse() {
+		return 0, refused
+	}
+	if hi, err := r.seq.TryNext(k); !errors.Is(err, disruptor.ErrFull) {
+		return hi, err
+	}
+	var expired atomic.Bool
+	timer := time.AfterFunc(wait, func() {
+		expired.Store(true)
+		r.seq.Wake()
+	})
+	defer timer.Stop()
+	hi, err := disruptor.NextUnless(r.seq, k, func() bool { return refuse() || expired.Load() })
+	if errors.Is(err, disruptor.ErrRefused) {
+		if refuse() {
+			return 0, refused
+		}
+		return 0, stalled
 	}
 	return hi, err
 }
