@@ -60,7 +60,11 @@
 //     most one snapshot of a book every snapshotAgainAfter (1 s): one
 //     asked for sooner (a Subscribe again, or after an Unsubscribe)
 //     goes when that has passed (snapshotDeferred), and the asks
-//     meanwhile draw nothing more. The fan-out hands each
+//     meanwhile draw nothing more; and its repeats (snapshots of books
+//     it was sent one of before), of all books together, go
+//     snapshotRepeatBurst (16) at once, then one every
+//     snapshotRepeatEvery (100 ms), deferred so too — a book's first
+//     snapshot on a connection is never held. The fan-out hands each
 //     subscriber an instrument's frames of a ring batch in one piece, so
 //     updates of different instruments are not in the engine's order.
 //     Every market-data message carries the input it is as of

@@ -195,7 +195,7 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 		// snapshots: a second between a connection's snapshots of a book
 		// (snapshotAgainAfter) left too few states compared. With the
 		// full subscriber the bound stays, its deferred snapshots checked.
-		n.mdHub.snapshotAgain = 0
+		n.mdHub.snapshotAgain, n.mdHub.repeatEvery = 0, 0
 	}
 	a, err := n.Start()
 	if err != nil {

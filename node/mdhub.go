@@ -98,8 +98,9 @@ type mdHub struct {
 	// each time the port opened again: a stall for every trader, caused
 	// by anyone who can reach the market-data port.
 	idleGrace time.Duration
-	// snapshotAgain is snapshotAgainAfter (tests change it, under mu).
-	snapshotAgain time.Duration
+	// snapshotAgain is snapshotAgainAfter, repeatEvery
+	// snapshotRepeatEvery (tests change them, under mu).
+	snapshotAgain, repeatEvery time.Duration
 
 	mu sync.Mutex // guards everything below; held by the fan-out per batch
 	// idleTimer closes the port once idle for idleGrace; closing stops
@@ -186,6 +187,11 @@ type subscriber struct {
 	// mdHub.mu; kept across Unsubscribe, so that unsubscribing does not
 	// let one more in.
 	snapshots map[uint32]sentSnapshot
+	// repeatsDue is when its allowance of repeats (snapshots of books it
+	// was sent one of before) is whole again: each repeat sent moves it
+	// snapshotRepeatEvery past now or past itself, whichever is later
+	// (repeatDue). Under mdHub.mu.
+	repeatsDue time.Time
 	// endedFor is the md cause of its connection's first end plus one
 	// (0: not ended), recorded once (endFor) by the end that closes its
 	// outbox saying it: shutdown's, not-current's (setCurrent) or its
@@ -226,6 +232,13 @@ func (sub *subscriber) snapshotDue(instrument uint32, again time.Duration) time.
 		return time.Time{}
 	}
 	return last.at.Add(again)
+}
+
+// repeatDue returns when sub may be sent its next repeat of a snapshot:
+// its allowance (snapshotRepeatBurst, one more every every) has one
+// then. The caller holds mdHub.mu.
+func (sub *subscriber) repeatDue(every time.Duration) time.Time {
+	return sub.repeatsDue.Add(-(snapshotRepeatBurst - 1) * every)
 }
 
 // endFor records cause as the end of sub's connection and reports
@@ -322,7 +335,7 @@ func newMDHub(n *Node) *mdHub {
 		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, listed: map[net.Conn]*subscriber{}, idleGrace: mdIdleGrace,
 		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser(&n.stats.mdBytesOut.Int64),
 		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels), instruments: n.cfg.InstrumentList(), maxFrame: mdFrameLimit(n.cfg),
-		snapshotAgain: snapshotAgainAfter, paceNow: make(chan struct{}, 1)}
+		snapshotAgain: snapshotAgainAfter, repeatEvery: snapshotRepeatEvery, paceNow: make(chan struct{}, 1)}
 	for r := range h.logonRejects {
 		h.logonRejects[r] = proto.NewEncoder().LogonReject(0, wire.LogonRejectReason(r))
 	}
@@ -534,10 +547,26 @@ func (h *mdHub) snapshotWaitsFor(sub *subscriber, now time.Time) bool {
 }
 
 // deferred reports whether p's snapshot may not go yet at now: its
-// subscriber was sent one of the book less than snapshotAgain before.
-// The caller holds mu.
+// subscriber was sent one of the book less than snapshotAgain before,
+// or has spent its allowance of repeats (snapshotDue). The caller holds
+// mu.
 func (h *mdHub) deferred(p subscription, now time.Time) bool {
-	return now.Before(p.sub.snapshotDue(p.instrument, h.snapshotAgain))
+	return now.Before(h.snapshotDue(p))
+}
+
+// snapshotDue returns when p's snapshot may go at the earliest (the zero
+// time: its subscriber was never sent one of the book):
+// snapshotAgain after the last one of the book, and once the
+// subscriber's allowance of repeats has one (snapshotRepeatEvery). The
+// caller holds mu.
+func (h *mdHub) snapshotDue(p subscription) time.Time {
+	due := p.sub.snapshotDue(p.instrument, h.snapshotAgain)
+	if _, repeat := p.sub.snapshots[p.instrument]; repeat {
+		if r := p.sub.repeatDue(h.repeatEvery); r.After(due) {
+			due = r
+		}
+	}
+	return due
 }
 
 // snapshotAgainAfter bounds how often a connection is sent a snapshot of
@@ -555,6 +584,23 @@ func (h *mdHub) deferred(p subscription, now time.Time) bool {
 // held.
 const snapshotAgainAfter = time.Second
 
+// snapshotRepeatEvery and snapshotRepeatBurst bound the snapshots a
+// connection is sent again, of all the books it was sent one of before
+// together: snapshotRepeatBurst at once, then one every
+// snapshotRepeatEvery (10 a second). snapshotAgainAfter bounds them per
+// book only: a client subscribed to N books, asking again for each in a
+// loop, drew min(N, message_rate) whole books a second (100 at the
+// default rate) — a tenth of that now. Deferred as snapshotAgainAfter
+// defers, not refused: each goes in its turn, and other subscribers are
+// not held. A book's first snapshot on a connection is no repeat: a
+// client that subscribes to every book at its logon gets them all at
+// once, as before; one that asks again for up to snapshotRepeatBurst
+// books at a time (a gap seen, a view switched) gets them at once too.
+const (
+	snapshotRepeatEvery = 100 * time.Millisecond
+	snapshotRepeatBurst = 16
+)
+
 // What became of a snapshot offered to its subscriber (offerSnapshot).
 type snapshotVerdict uint8
 
@@ -562,7 +608,7 @@ const (
 	snapshotSent     snapshotVerdict = iota
 	snapshotRefused                  // BookTooLarge: it can never fit the subscriber's send buffer
 	snapshotWaits                    // not yet: the send buffer holds too much unsent
-	snapshotDeferred                 // not yet: the last snapshot of the book went less than snapshotAgainAfter before
+	snapshotDeferred                 // not yet: the last snapshot of the book went less than snapshotAgainAfter before, or the connection's repeats are spent (snapshotRepeatEvery)
 )
 
 // offerSnapshot sends p's snapshot if its subscriber's send buffer has
@@ -593,7 +639,9 @@ const (
 // updates held back (holdOverdue) until it has gone.
 //
 // A snapshot of a book the subscriber was sent one of less than
-// snapshotAgain before now is deferred until then, whatever the room.
+// snapshotAgain before now, or a repeat its subscriber's allowance has
+// none for now (snapshotRepeatEvery), is deferred until then, whatever
+// the room.
 func (h *mdHub) offerSnapshot(p subscription, now time.Time) snapshotVerdict {
 	if p.sub.snapshotUnsent(p.instrument) {
 		// Unsubscribed and subscribed again while the last snapshot of
@@ -622,6 +670,9 @@ func (h *mdHub) offerSnapshot(p subscription, now time.Time) snapshotVerdict {
 	p.sub.out.Send(frame) // an overflow closes the subscriber
 	if p.sub.snapshots == nil {
 		p.sub.snapshots = map[uint32]sentSnapshot{}
+	}
+	if _, repeat := p.sub.snapshots[p.instrument]; repeat {
+		p.sub.repeatsDue = laterOf(p.sub.repeatsDue, now).Add(h.repeatEvery)
 	}
 	end, _ := p.sub.out.Progress()
 	p.sub.snapshots[p.instrument] = sentSnapshot{end: end, at: now}
@@ -655,7 +706,7 @@ func (h *mdHub) offerPending(now time.Time) (refused bool, next time.Time) {
 			// Not waiting for room: it counts no round towards a hold,
 			// and holds back none of its subscriber's other snapshots.
 			waiting = append(waiting, p)
-			if due := p.sub.snapshotDue(p.instrument, h.snapshotAgain); next.IsZero() || due.Before(next) {
+			if due := h.snapshotDue(p); next.IsZero() || due.Before(next) {
 				next = due
 			}
 		case snapshotRefused:
@@ -1102,4 +1153,12 @@ func (h *mdHub) stage(sub *subscriber, frames []byte, touched []*output.Outbox) 
 		touched = append(touched, sub.out)
 	}
 	return touched
+}
+
+// laterOf returns the later of a and b.
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -487,7 +487,8 @@ func startNodeClosingMDAtOnce(t *testing.T, cfg *config.Config) (*Node, Addrs) {
 }
 
 // startNodeSnapshotsAtOnce is startNodeClosingMDAtOnce with no bound on
-// how often a connection is sent a snapshot of a book (snapshotAgainAfter):
+// how often a connection is sent a snapshot of a book (snapshotAgainAfter),
+// nor on its repeats of them together (snapshotRepeatEvery):
 // for the tests of a port closed and reopened at each subscription,
 // round after round on one connection, which the bound's second between
 // each of its snapshots would only slow (200 rounds: 200 s).
@@ -495,7 +496,7 @@ func startNodeSnapshotsAtOnce(t *testing.T, cfg *config.Config) (*Node, Addrs) {
 	t.Helper()
 	n, a := startNodeClosingMDAtOnce(t, cfg)
 	n.mdHub.mu.Lock()
-	n.mdHub.snapshotAgain = 0
+	n.mdHub.snapshotAgain, n.mdHub.repeatEvery = 0, 0
 	n.mdHub.mu.Unlock()
 	return n, a
 }
@@ -528,7 +529,7 @@ func TestMarketDataPortOutlastsChurn(t *testing.T) {
 	const grace = 300 * time.Millisecond
 	n, a := startNodeMDGrace(t, cfg, grace)
 	n.mdHub.mu.Lock()
-	n.mdHub.snapshotAgain = 0 // the churn is the port's: a second between snapshots would make it 50 s long
+	n.mdHub.snapshotAgain, n.mdHub.repeatEvery = 0, 0 // the churn is the port's: a second between snapshots would make it 50 s long
 	n.mdHub.mu.Unlock()
 	md := dialMD(t, a.MarketData)
 	snapshot := func() {
@@ -722,7 +723,7 @@ func TestMarketDataFollowersMirrorSubscriptions(t *testing.T) {
 	// (snapshotAgainAfter), the subscriber followed none of the book until
 	// it went — whenever the writer had taken the first snapshot before
 	// the second Subscribe (CI, 396f546: "followers [], …").
-	h.snapshotAgain = 0
+	h.snapshotAgain, h.repeatEvery = 0, 0
 	newSub := func() *subscriber {
 		s := &subscriber{out: output.NewOutbox(discardConn{}, 1<<20, 0, nil)}
 		t.Cleanup(func() { s.out.Close() })

@@ -408,6 +408,8 @@ func Open(cfg Config) (*Replicator, error) {
 		startIndex = metas[0].Index
 	}
 	r.trans = newCutTransport(trans, fence, cfg.Logger)
+	currentTerm := stable.CurrentTerm
+	r.trans.currentTerm.Store(&currentTerm)
 	r.trans.behindGrace.Store(int64(behindGraceBeats * cfg.HeartbeatTimeout))
 	r.trans.outrankedWait.Store(int64(outrankedWaitBeats * cfg.HeartbeatTimeout))
 	r.trans.onFenced = func(err error) { cfg.OnFatal(fmt.Errorf("%w: %v", ErrFenced, err)) }

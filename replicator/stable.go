@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -48,7 +49,15 @@ type StableStore struct {
 	// file atomically: a log or snapshot without it means the file was
 	// lost, and with it the term and the vote (Open refuses to start).
 	found bool
+	// term mirrors the value of currentTermKey, raft's current term
+	// (raft writes it here before it takes it): read without mu, which a
+	// Set holds while the disk writes (CurrentTerm).
+	term atomic.Uint64
 }
+
+// currentTermKey is the key raft (v1.7.1 keyCurrentTerm) keeps its
+// current term under.
+const currentTermKey = "CurrentTerm"
 
 // ErrStableLost: the raft log or a raft snapshot is there and the stable
 // store's file is not. Started on term 0 with no vote, the member could
@@ -100,6 +109,7 @@ func OpenStableStore(dir string) (*StableStore, error) {
 	if len(r) != 0 {
 		return nil, bad // bytes the count does not cover: not written by persist
 	}
+	s.mirrorTerm(currentTermKey, s.kv[currentTermKey])
 	return s, nil
 }
 
@@ -125,8 +135,22 @@ func (s *StableStore) Set(key, val []byte) error {
 		}
 		return err
 	}
+	s.mirrorTerm(string(key), val)
 	return nil
 }
+
+// mirrorTerm keeps term at the value of currentTermKey once key holds
+// val (a term is 8 bytes; a value that is not one leaves it).
+func (s *StableStore) mirrorTerm(key string, val []byte) {
+	if key == currentTermKey && len(val) == 8 {
+		s.term.Store(binary.LittleEndian.Uint64(val))
+	}
+}
+
+// CurrentTerm is raft's current term as last written (0: none yet),
+// without waiting for a Set under way: the term raft holds, or the one
+// it is about to take.
+func (s *StableStore) CurrentTerm() uint64 { return s.term.Load() }
 
 // Get implements raft.StableStore. A missing key is an empty value; raft
 // expects the error text "not found" for it.

@@ -107,6 +107,9 @@ type cutTransport struct {
 
 	heardAt      atomic.Int64 // ns since monoEpoch (monotonic) + 1; 0: no leader's commit index since the start
 	leaderCommit atomic.Uint64
+	// currentTerm, once set (before raft starts), is raft's current term
+	// (StableStore.CurrentTerm): noteLeaderCommit.
+	currentTerm atomic.Pointer[func() uint64]
 
 	mu       sync.Mutex
 	acked    map[raft.ServerID]uint64    // under mu
@@ -352,12 +355,24 @@ func (t *cutTransport) noteFenced(err error) error {
 }
 
 // noteLeaderCommit notes the commit index an AppendEntries carries
-// (heartbeats carry none).
+// (heartbeats carry none) when raft will take it: not one of a term
+// older than the member's (raft v1.7.1 appendEntries ignores it, "an
+// older term"). A deposed leader's, noted, made a member that had
+// moved to a newer term, and was cut off from its leader, look in touch
+// (Replicator.Contact), its market data current on a commit index
+// raft refused. The term is read before raft takes the request: one
+// that raft moves to a newer term meanwhile (its own campaign) lets one
+// such request through.
 func (t *cutTransport) noteLeaderCommit(rpc raft.RPC) {
-	if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok && req.LeaderCommitIndex > 0 {
-		t.leaderCommit.Store(req.LeaderCommitIndex)
-		t.heardAt.Store(int64(time.Since(monoEpoch)) + 1)
+	req, ok := rpc.Command.(*raft.AppendEntriesRequest)
+	if !ok || req.LeaderCommitIndex == 0 {
+		return
 	}
+	if term := t.currentTerm.Load(); term != nil && req.Term < (*term)() {
+		return
+	}
+	t.leaderCommit.Store(req.LeaderCommitIndex)
+	t.heardAt.Store(int64(time.Since(monoEpoch)) + 1)
 }
 
 // limitCommit lowers the commit index an AppendEntries tells raft to

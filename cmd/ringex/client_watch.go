@@ -218,7 +218,9 @@ one refuses NotCurrent (trying the members in turn every 100 ms for up to
 --not-current-wait; with 0, a refusal counts as that member's failure),
 hangs up, says nothing for --silence, refuses the connection, or sends a
 book older than the one shown (by input_seq); it fails once each address
-has failed in turn since the last snapshot.`,
+has failed in turn since the last snapshot. A member that ends the
+connection within 5 s of its start, after its snapshot, is moved from
+after a pause (100 ms, doubling for each such end in a row, up to 5 s).`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
   ringex client watch --instrument BTC-USD --md-addr 127.0.0.1:7401,127.0.0.1:7411,127.0.0.1:7421
@@ -345,8 +347,10 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 	// snapshot, or the members have refused NotCurrent for
 	// --not-current-wait (with 0, a refusal is one of those failures).
 	var failed []string
+	short := 0 // connections in a row that ended soon after their snapshot (moveBackoff)
 	for i := 0; ; i++ {
 		addr := addrs[i%len(addrs)]
+		began := time.Now()
 		err := w.member(addr)
 		var end *memberEnd
 		if !errors.As(err, &end) {
@@ -393,8 +397,47 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 		if len(failed) >= len(addrs) {
 			return fmt.Errorf("client: market data: every address failed since the last snapshot — %s", strings.Join(failed, "; "))
 		}
-		fmt.Fprintf(errOut, "market data at %s: %v: moving to %s\n", addr, end.err, next)
+		// An end after a snapshot starts the failures anew, so members
+		// that each send one and end the connection at once were moved
+		// between without end, as fast as they answered.
+		var pause time.Duration
+		if end.snapshot {
+			if time.Since(began) >= moveCalm {
+				short = 0
+			} else {
+				short++
+				pause = moveBackoff(short)
+			}
+		}
+		if pause == 0 {
+			fmt.Fprintf(errOut, "market data at %s: %v: moving to %s\n", addr, end.err, next)
+			continue
+		}
+		fmt.Fprintf(errOut, "market data at %s: %v: moving to %s in %v\n", addr, end.err, next, pause)
+		select {
+		case <-time.After(pause):
+		case <-w.stop:
+			return nil
+		case <-w.deadline:
+			return w.atDeadline()
+		}
 	}
+}
+
+// A member's connection that ends after its snapshot moves the watch to
+// the next member at once when it lasted moveCalm (a member that served
+// for a while, then failed); one that ended sooner, after a pause of
+// moveBackoff(n), the nth such end in a row.
+const moveCalm = 5 * time.Second
+
+// moveBackoff is the pause before the next member after the nth
+// connection in a row that ended within moveCalm of its start, after its
+// snapshot: notCurrentRetry, doubling, up to moveCalm.
+func moveBackoff(n int) time.Duration {
+	if n > 6 { // notCurrentRetry << 6 is past moveCalm already
+		return moveCalm
+	}
+	return min(notCurrentRetry<<(n-1), moveCalm)
 }
 
 // atDeadline ends the watch at --duration: the book shown, or an error

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
@@ -325,4 +328,92 @@ func TestClientWatchWaitsOnAMemberCatchingUpBesideADeadOne(t *testing.T) {
 	if n := len(subscribes); n < 2 {
 		t.Errorf("%d Subscribes sent to the member catching up within --not-current-wait 500ms, want it asked again", n)
 	}
+}
+
+// Members that each send their snapshot and end the connection at once
+// are moved between after a pause that doubles: each snapshot starts
+// the failures anew, so the watch never fails of them, and it moved at
+// once, as fast as the members answered, for as long as it ran.
+func TestClientWatchPausesBetweenMembersThatEndAfterTheirSnapshot(t *testing.T) {
+	a, b := snapshotPort(t, 4, true), snapshotPort(t, 4, true)
+	// One update from each connection: the third ends the watch.
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", a+","+b, "--instrument", "BTC-USD", "--updates", "3")
+	if err != nil {
+		t.Fatalf("watch of two members that hang up after their book: %v\n%s", err, out)
+	}
+	for _, moved := range []string{"moving to " + b + " in 100ms", "moving to " + a + " in 200ms"} {
+		if !strings.Contains(out, moved) {
+			t.Errorf("watch's output, want %q:\n%s", moved, out)
+		}
+	}
+}
+
+func TestMoveBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want time.Duration
+	}{{1, 100 * time.Millisecond}, {2, 200 * time.Millisecond}, {3, 400 * time.Millisecond}, {6, 3200 * time.Millisecond}, {7, moveCalm}, {100, moveCalm}} {
+		if got := moveBackoff(tc.n); got != tc.want {
+			t.Errorf("moveBackoff(%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+}
+
+// Members that refuse NotCurrent in turn (A, B, A again …) are waited on
+// together for --not-current-wait, timed from the first refusal, and
+// the error names every refusal of every member; one that becomes
+// current within the wait is watched.
+func TestClientWatchCountsNotCurrentAcrossMembers(t *testing.T) {
+	a, atA := notCurrentPort(t, 1<<30)
+	b, atB := notCurrentPort(t, 1<<30)
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", a+","+b, "--instrument", "BTC-USD", "--updates", "0", "--not-current-wait", "1s")
+	// Each connection is refused at its first Subscribe, and the watch
+	// has ended every one before it fails.
+	refused := len(atA) + len(atB)
+	if len(atA) < 2 || len(atB) < 2 {
+		t.Errorf("Subscribes refused: %d by A, %d by B; want each asked again within the wait", len(atA), len(atB))
+	}
+	if want := fmt.Sprintf("NotCurrent, %d time(s)", refused); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("watch of two members never current: %v, want %q\n%s", err, want, out)
+	}
+	if n := strings.Count(out, "is not current"); n != 1 {
+		t.Errorf("the wait said %d times, want once:\n%s", n, out)
+	}
+
+	// B refuses, A refuses again, B serves at its second connection's
+	// Subscribe.
+	a, _ = notCurrentPort(t, 1<<30)
+	b = servesAtConnection(t, 2)
+	out, err = ringex(t, nil, "client", "watch", "--md-addr", b+","+a, "--instrument", "BTC-USD", "--updates", "0", "--not-current-wait", "5s")
+	if err != nil || !strings.Contains(out, "BTC-USD (instrument 1)  md_seq 1") {
+		t.Fatalf("watch of a member current at its second connection, beside one never current: %v\n%s", err, out)
+	}
+}
+
+// servesAtConnection serves a fake market-data port that refuses the
+// Subscribes of its first connections NotCurrent and answers those of
+// its nth with instrument 1's book snapshot.
+func servesAtConnection(t *testing.T, nth int) string {
+	t.Helper()
+	var conns atomic.Int32
+	return serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		current := int(conns.Add(1)) >= nth
+		enc := proto.NewEncoder()
+		fr := nodeFrames(conn)
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			if typ, _, err := proto.Verify(f); err != nil || typ != wire.MessageSubscribe {
+				continue
+			}
+			if current {
+				conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
+			} else {
+				conn.Write(enc.SubscribeReject(0, 1, wire.SubscribeRejectReasonNotCurrent))
+			}
+		}
+	})
 }
