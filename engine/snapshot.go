@@ -44,6 +44,12 @@ const (
 	oldestSnapshotVersion = 2
 )
 
+// NewestSnapshotVersion is the newest engine state version RestoreEngine
+// reads: a later build's state is of a version above it. A snapshot of no
+// clearing book is written as version 3 even so (plainSnapshotVersion),
+// so "one above what a snapshot holds" need not be a later build's.
+const NewestSnapshotVersion = snapshotVersion
+
 // ErrCorruptSnapshot is wrapped by every RestoreEngine decoding error but
 // ErrNewerSnapshot.
 var ErrCorruptSnapshot = errors.New("engine: corrupt snapshot")

@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"os"
 	"testing"
+
+	"github.com/ringex/ringex/engine"
 )
 
 // SnapshotVersionField is where one version field of a snapshot file
@@ -14,13 +16,18 @@ import (
 type SnapshotVersionField struct {
 	Name string
 	At   func(file []byte) int // the offset of the field (little-endian: its low byte)
+	// Later is the low byte of a later build's version, given the file's.
+	Later func(now byte) byte
 }
 
 // SnapshotVersionFields are the two version fields a later build may
 // raise.
 var SnapshotVersionFields = []SnapshotVersionField{
-	{"file format", func([]byte) int { return 4 }},
-	{"engine state format", engineVersionAt},
+	{"file format", func([]byte) int { return 4 }, func(now byte) byte { return now + 1 }},
+	// Above the newest this build reads, not the file's: a snapshot of
+	// no clearing book holds version 3 however new the build, and its 4
+	// is this build's.
+	{"engine state format", engineVersionAt, func(byte) byte { return engine.NewestSnapshotVersion + 1 }},
 }
 
 // engineVersionAt is the offset of the engine state's version field in
@@ -38,9 +45,9 @@ func engineVersionAt(file []byte) int {
 }
 
 // RaiseSnapshotVersion rewrites the snapshot file at path as a later
-// build would have written it: the version field v one up, the file's
-// checksum (its last 4 bytes, CRC-32C) made to match. It returns the new
-// version's low byte.
+// build would have written it: the version field v a later build's
+// (Later), the file's checksum (its last 4 bytes, CRC-32C) made to match.
+// It returns the new version's low byte.
 func RaiseSnapshotVersion(t testing.TB, path string, v SnapshotVersionField) byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -48,7 +55,7 @@ func RaiseSnapshotVersion(t testing.TB, path string, v SnapshotVersionField) byt
 		t.Fatal(err)
 	}
 	at := v.At(b)
-	b[at]++
+	b[at] = v.Later(b[at])
 	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], crc32.MakeTable(crc32.Castagnoli)))
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
