@@ -368,7 +368,7 @@ func Open(cfg Config) (*Replicator, error) {
 	bounds := connBounds{timeout: transportTimeout, first: firstRequestWithin(cfg.CommitTimeout), max: most, perAddress: perAddress, log: cfg.Logger}
 	var trans *raft.NetworkTransport
 	if cfg.TLS != nil {
-		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS)
+		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS, handshakeBoundsFor(len(cfg.Peers), cfg.Logger))
 		if err != nil {
 			r.logs.Close()
 			return nil, fmt.Errorf("replicator: %w", err)
