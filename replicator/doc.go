@@ -227,7 +227,10 @@
 //     Closing the transport closes every connection it holds, each
 //     with a request under way once that is answered: a stopped member
 //     leaves no goroutine reading or writing one; one the stream layer
-//     hands over after is closed, and counted nowhere. With TLS, the
+//     hands over after is closed, and counted nowhere. Once raft is told
+//     to shut down, the connections the member dialed are closed
+//     (cutSends): a raft snapshot's send to a peer reading none of it
+//     holds the stop no longer. With TLS, the
 //     handshakes under way are bounded as the connections held
 //     (handshakeBoundsFor), each to handshakeTimeout; one refused or
 //     timed out counts with the port's (full, address; silent).

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -293,4 +294,82 @@ func rpcBytes(t *testing.T, typ byte, req any) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// A member stopping while it sends a raft snapshot to a peer that reads
+// none of it is not held by the send: once raft is told to shut down,
+// Close closes the connections it dialed (cutSends, after
+// closePipelines, as Replicator.Close does) and the send fails at once.
+// Before, the send waited in its write for its deadline — the
+// transport's timeout for each 256 KiB of the snapshot, here 8192 s for
+// 1 GiB — and raft's shutdown, which waits for its replication
+// goroutines, with it.
+func TestAStopIsNotHeldByAPeerNotReadingASnapshot(t *testing.T) {
+	peer, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() { // takes the connection and reads nothing
+		if c, err := peer.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, port := newBoundedTransport(tcpStream{ln: ln, advertise: ln.Addr()}, testBounds(transportTimeout), hclog.NewNullLogger())
+	member := newCutTransport(inner, nil, zerolog.Nop())
+	defer member.Close()
+
+	const size = 1 << 30
+	sent := make(chan error, 1)
+	go func() {
+		header := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("1"), Addr: []byte(ln.Addr().String())}
+		req := raft.InstallSnapshotRequest{RPCHeader: header, SnapshotVersion: raft.SnapshotVersionMax, Term: 2, LastLogIndex: 10, LastLogTerm: 2,
+			Configuration: raft.EncodeConfiguration(raft.Configuration{Servers: membership("10.0.0.1:1", "10.0.0.2:1")}), ConfigurationIndex: 1, Size: size}
+		sent <- member.InstallSnapshot(serverID(2), raft.ServerAddress(peer.Addr().String()), &req, &raft.InstallSnapshotResponse{}, io.LimitReader(zeros{}, size))
+	}()
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+		defer conn.Close()
+	case err := <-sent:
+		t.Fatalf("the snapshot's send ended before the peer took its connection: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the peer was not dialed within 10 s")
+	}
+	// Its connection dialed: the send is under way on it.
+	for deadline := time.Now().Add(10 * time.Second); dialedConns(port) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the peer took a connection the member's stream does not follow")
+		}
+	}
+	member.closePipelines()
+	port.cutSends()
+	select {
+	case err := <-sent:
+		if err == nil {
+			t.Fatal("a snapshot the peer read none of was sent")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the snapshot's send to a peer reading none of it still waits 10 s after the member's stop cut its sends")
+	}
+}
+
+// zeros reads as zero bytes without end.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// dialedConns is how many connections port dialed and follows.
+func dialedConns(port *boundedStream) int {
+	port.mu.Lock()
+	defer port.mu.Unlock()
+	return len(port.dialed)
 }

@@ -1373,6 +1373,7 @@ func (r *Replicator) Close() error {
 		if r.raft != nil {
 			shutdown := r.raft.Shutdown()
 			r.trans.closePipelines() // raft is stopping: none of its sends need to go now
+			r.port.cutSends()
 			err = shutdown.Error()
 		}
 		r.wg.Wait()

@@ -162,6 +162,69 @@ type boundedStream struct {
 	mu        sync.Mutex
 	held      map[*requestConn]struct{} // under mu: accepted, not closed
 	byAddress map[string]int            // under mu: held by remote address (requestConn.address); none at 0
+	// dialed: the connections this member dialed, not closed; sendsCut:
+	// cutSends was called, none more is dialed. Under mu.
+	dialed   map[*dialedConn]struct{}
+	sendsCut bool
+}
+
+// errSendsCut: raft is stopping, nothing more is sent (cutSends).
+var errSendsCut = errors.New("replicator: the member is stopping: nothing more is sent")
+
+// Dial dials a peer, the connection followed until closed (cutSends).
+func (s *boundedStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	c, err := s.StreamLayer.Dial(addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	dc := &dialedConn{Conn: c, stream: s}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sendsCut {
+		c.Close()
+		return nil, errSendsCut
+	}
+	if s.dialed == nil {
+		s.dialed = map[*dialedConn]struct{}{}
+	}
+	s.dialed[dc] = struct{}{}
+	return dc, nil
+}
+
+// cutSends closes every connection this member dialed, and any it
+// dials later fails: raft is stopping (Replicator.Close, once raft was
+// told to shut down), and its shutdown waits for its replication
+// goroutines. One sending a raft snapshot to a peer that reads none of
+// it (frozen, gone with no reset, not honest) waits in its write until
+// the send's deadline — raft's timeout for each 256 KiB of the
+// snapshot (v1.7.1 InstallSnapshot): 2 s per 256 KiB, 200 s for 25 MB —
+// and the member's stop waited with it, past the minute systemd gives
+// (TimeoutStopSec). Closed, the write fails at once.
+func (s *boundedStream) cutSends() {
+	s.mu.Lock()
+	s.sendsCut = true
+	dialed := make([]*dialedConn, 0, len(s.dialed))
+	for c := range s.dialed {
+		dialed = append(dialed, c)
+	}
+	s.mu.Unlock()
+	for _, c := range dialed {
+		c.Close()
+	}
+}
+
+// dialedConn is a connection this member dialed (boundedStream.Dial).
+type dialedConn struct {
+	net.Conn
+	stream *boundedStream
+}
+
+// Close closes the connection and drops it from the stream's.
+func (c *dialedConn) Close() error {
+	c.stream.mu.Lock()
+	delete(c.stream.dialed, c)
+	c.stream.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // Accept returns the next connection the stream holds to bounds. One
