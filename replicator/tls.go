@@ -101,7 +101,7 @@ type tlsStream struct {
 }
 
 // handshakeTimeout bounds a consensus peer's TLS handshake, and
-// maxPendingHandshakes how many run at once (more in a cluster of three
+// maxPendingHandshakes how many run at once (more in a cluster of four
 // members or more: handshakeBoundsFor). Without the bounds each silent
 // connection held a goroutine and a descriptor for the timeout, and a
 // flood of them ran the node out of descriptors.

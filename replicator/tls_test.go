@@ -337,3 +337,24 @@ func TestConsensusPortTakesNoResumedSession(t *testing.T) {
 		t.Fatal("a connection presenting no certificate was neither taken nor refused within 5 s")
 	}
 }
+
+// A connection that finishes no TLS handshake within its bound is closed
+// and counted silent (RaftPortCut), as the port counts one that sends
+// no first request. Before, it was closed unsaid.
+func TestTLSHandshakeTimedOutIsCounted(t *testing.T) {
+	ca := testkit.NewCA(t, "cluster")
+	addr := testkit.ReserveAddrs(t, 1)[0]
+	tcp, _ := net.ResolveTCPAddr("tcp", addr)
+	bounds := handshakeBoundsFor(3, zerolog.Nop())
+	bounds.timeout = 100 * time.Millisecond
+	s, err := newTLSStream(addr, tcp, mutualTLS(ca.Issue(t, "member"), ca.Pool), bounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	silent := testkit.DialFrom(t, addr, "127.0.0.2")
+	closedByMember(t, silent, "a connection that sent no ClientHello")
+	if got := s.silent.Load(); got != 1 {
+		t.Fatalf("%d handshakes counted timed out, want 1", got)
+	}
+}
