@@ -284,16 +284,14 @@ func (n *Node) registerClusterMetrics(gauge, counter func(string, string, promet
 		}
 		return cl.r.StateWaiting().Seconds()
 	})
-	for _, reason := range []string{"full", "address"} {
-		counter("ringex_cluster_raft_connections_refused_total", "Connections to the raft port closed as soon as accepted, by the bound they were over: full (the port's in all), address (one remote address's).", prometheus.Labels{"reason": reason}, func() float64 {
+	for _, reason := range []string{"full", "address", "silent", "stalled"} {
+		counter("ringex_cluster_raft_connections_refused_total", "Connections to the raft port it closed, by the bound they were over: as soon as accepted, full (the port's in all), address (one remote address's); later, silent (no first request, or TLS handshake, in time), stalled (a request, or its answer, held past its bound).", prometheus.Labels{"reason": reason}, func() float64 {
 			if cl == nil || cl.r == nil {
 				return 0
 			}
 			full, address := cl.r.RaftPortRefused()
-			if reason == "full" {
-				return float64(full)
-			}
-			return float64(address)
+			silent, stalled := cl.r.RaftPortCut()
+			return float64(map[string]uint64{"full": full, "address": address, "silent": silent, "stalled": stalled}[reason])
 		})
 	}
 	counter("ringex_cluster_leader_changes_total", "Times this node became the ready leader.", nil,

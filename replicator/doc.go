@@ -227,13 +227,22 @@
 //     and each byte of a request under way come within the transport's
 //     timeout, and the whole at the pace its sender holds itself to (a
 //     timeout per 256 KiB, and one more: requestBound), or the member
-//     closes the connection; raft's lines about
-//     what then failed on it are warnings (errCutOff), not errors: the
-//     member is sound. A connection idle after a request — raft pools
-//     them — is held for as long as the peer keeps it. Closing the
-//     transport closes every connection it holds, each with a request
-//     under way once that is answered: a stopped member leaves no
-//     goroutine reading one.
+//     closes the connection, as it does one whose answer is not taken
+//     within the timeout; it counts each (RaftPortCut: silent, no first
+//     request; stalled, a request or its answer late), and raft's lines
+//     about what then failed on it are warnings (errCutOff), not
+//     errors: the member is sound. A connection idle after a request —
+//     raft pools them — is held for as long as the peer keeps it.
+//     Closing the transport closes every connection it holds, each
+//     with a request under way once that is answered: a stopped member
+//     leaves no goroutine reading or writing one; one the stream layer
+//     hands over after is closed, and counted nowhere. Once raft is told
+//     to shut down, the connections the member dialed are closed
+//     (cutSends): a raft snapshot's send to a peer reading none of it
+//     holds the stop no longer. With TLS, the
+//     handshakes under way are bounded as the connections held
+//     (handshakeBoundsFor), each to handshakeTimeout; one refused or
+//     timed out counts with the port's (full, address; silent).
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

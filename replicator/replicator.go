@@ -377,7 +377,7 @@ func Open(cfg Config) (*Replicator, error) {
 	bounds := connBounds{timeout: transportTimeout, first: firstRequestWithin(cfg.CommitTimeout), max: most, perAddress: perAddress, log: cfg.Logger}
 	var trans *raft.NetworkTransport
 	if cfg.TLS != nil {
-		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS)
+		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS, handshakeBoundsFor(len(cfg.Peers), cfg.Logger))
 		if err != nil {
 			r.logs.Close()
 			return nil, fmt.Errorf("replicator: %w", err)
@@ -1384,6 +1384,7 @@ func (r *Replicator) Close() error {
 		if r.raft != nil {
 			shutdown := r.raft.Shutdown()
 			r.trans.closePipelines() // raft is stopping: none of its sends need to go now
+			r.port.cutSends()
 			err = shutdown.Error()
 		}
 		r.wg.Wait()

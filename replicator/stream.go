@@ -149,6 +149,11 @@ type boundedStream struct {
 	refused        atomic.Uint64
 	refusedAddress atomic.Uint64
 	over           raftRepeats
+	// cutSilent: connections closed for sending no first request in
+	// time; cutStalled: for a request under way, or its answer, held
+	// past its bound (requestConn); since the start (RaftPortCut).
+	cutSilent  atomic.Uint64
+	cutStalled atomic.Uint64
 	// closed: Close was called; none more is taken, and a connection
 	// held is closed as soon as no request is under way on it. Set
 	// under mu.
@@ -157,6 +162,69 @@ type boundedStream struct {
 	mu        sync.Mutex
 	held      map[*requestConn]struct{} // under mu: accepted, not closed
 	byAddress map[string]int            // under mu: held by remote address (requestConn.address); none at 0
+	// dialed: the connections this member dialed, not closed; sendsCut:
+	// cutSends was called, none more is dialed. Under mu.
+	dialed   map[*dialedConn]struct{}
+	sendsCut bool
+}
+
+// errSendsCut: raft is stopping, nothing more is sent (cutSends).
+var errSendsCut = errors.New("replicator: the member is stopping: nothing more is sent")
+
+// Dial dials a peer, the connection followed until closed (cutSends).
+func (s *boundedStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	c, err := s.StreamLayer.Dial(addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	dc := &dialedConn{Conn: c, stream: s}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sendsCut {
+		c.Close()
+		return nil, errSendsCut
+	}
+	if s.dialed == nil {
+		s.dialed = map[*dialedConn]struct{}{}
+	}
+	s.dialed[dc] = struct{}{}
+	return dc, nil
+}
+
+// cutSends closes every connection this member dialed, and any it
+// dials later fails: raft is stopping (Replicator.Close, once raft was
+// told to shut down), and its shutdown waits for its replication
+// goroutines. One sending a raft snapshot to a peer that reads none of
+// it (frozen, gone with no reset, not honest) waits in its write until
+// the send's deadline — raft's timeout for each 256 KiB of the
+// snapshot (v1.7.1 InstallSnapshot): 2 s per 256 KiB, 200 s for 25 MB —
+// and the member's stop waited with it, past the minute systemd gives
+// (TimeoutStopSec). Closed, the write fails at once.
+func (s *boundedStream) cutSends() {
+	s.mu.Lock()
+	s.sendsCut = true
+	dialed := make([]*dialedConn, 0, len(s.dialed))
+	for c := range s.dialed {
+		dialed = append(dialed, c)
+	}
+	s.mu.Unlock()
+	for _, c := range dialed {
+		c.Close()
+	}
+}
+
+// dialedConn is a connection this member dialed (boundedStream.Dial).
+type dialedConn struct {
+	net.Conn
+	stream *boundedStream
+}
+
+// Close closes the connection and drops it from the stream's.
+func (c *dialedConn) Close() error {
+	c.stream.mu.Lock()
+	delete(c.stream.dialed, c)
+	c.stream.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // Accept returns the next connection the stream holds to bounds. One
@@ -171,9 +239,11 @@ func (s *boundedStream) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		rc := &requestConn{Conn: c, timeout: s.bounds.timeout, stream: s, address: remoteIP(c)}
-		if held, fromAddress, ok := s.hold(rc); !ok {
+		if held, fromAddress, closed, ok := s.hold(rc); !ok {
 			c.Close()
-			s.noteRefused(c, held, fromAddress)
+			if !closed {
+				s.noteRefused(c, held, fromAddress)
+			}
 			continue
 		}
 		c.SetReadDeadline(time.Now().Add(s.bounds.first))
@@ -182,19 +252,26 @@ func (s *boundedStream) Accept() (net.Conn, error) {
 	}
 }
 
-// hold takes c into held unless that holds bounds.max already, or
-// bounds.perAddress from c's address, or the stream closed; it returns
-// how many it holds, and how many from c's address.
-func (s *boundedStream) hold(c *requestConn) (held, fromAddress int, ok bool) {
+// hold takes c into held unless the stream closed (closed), or that
+// holds bounds.max already, or bounds.perAddress from c's address; it
+// returns how many it holds, and how many from c's address. A
+// connection the stream layer hands over after the stream closed (one
+// accepted, or handshaken, as it closed) is no refusal: a peer's
+// connections reach a stopping member at every stop, and counted over a
+// bound they raised RingexRaftPortRefused at each.
+func (s *boundedStream) hold(c *requestConn) (held, fromAddress int, closed, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fromAddress = s.byAddress[c.address]
-	if s.closed.Load() || len(s.held) >= s.bounds.max || fromAddress >= s.bounds.perAddress {
-		return len(s.held), fromAddress, false
+	if s.closed.Load() {
+		return len(s.held), fromAddress, true, false
+	}
+	if len(s.held) >= s.bounds.max || fromAddress >= s.bounds.perAddress {
+		return len(s.held), fromAddress, false, false
 	}
 	s.held[c] = struct{}{}
 	s.byAddress[c.address]++
-	return len(s.held), fromAddress + 1, true
+	return len(s.held), fromAddress + 1, false, true
 }
 
 // release drops c from held; a second release of c changes nothing.
@@ -306,6 +383,10 @@ type requestConn struct {
 	begun time.Time
 	got   int64
 	due   time.Time
+	// writeDue: the write deadline set (Write; zero: none yet), owned by
+	// the goroutine writing. Invariant, at each Write: now + timeout <=
+	// writeDue <= now + timeout + timeout/deadlineSlackParts.
+	writeDue time.Time
 }
 
 // deadlineSlackParts: a request's read deadline is set again only once
@@ -376,22 +457,47 @@ func (c *requestConn) Read(p []byte) (int, error) {
 		c.started.Store(true)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.cut.Store(true)
-		c.Close()
-		why := "a request under way fell behind its bound: no byte for the transport's timeout, or its bytes slower than its sender's own deadline allows"
 		if !c.started.Load() {
-			why = "no first request since the connection was accepted"
+			return n, c.cutOff(&c.stream.cutSilent, "no first request since the connection was accepted")
 		}
-		return n, fmt.Errorf("%w (%s)", errCutOff, why)
+		return n, c.cutOff(&c.stream.cutStalled, "a request under way fell behind its bound: no byte for the transport's timeout, or its bytes slower than its sender's own deadline allows")
 	}
 	return n, err
 }
 
+// cutOff closes the connection for errCutOff, why, and counts it once in
+// counter (RaftPortCut); it returns the error the call that found it
+// fails with.
+func (c *requestConn) cutOff(counter *atomic.Uint64, why string) error {
+	if !c.cut.Swap(true) {
+		counter.Add(1)
+	}
+	c.Close()
+	return fmt.Errorf("%w (%s)", errCutOff, why)
+}
+
+// Write writes an answer, each within the transport's timeout: a peer
+// sends its requests with a deadline of the timeout for the answer
+// (raft v1.7.1 genericRPC; its pipeline reads each answer within it),
+// so one not taken by then is a peer gone, frozen or not honest. Raft
+// writes with no deadline: a peer that sent requests and read none of
+// their answers — once the sockets' buffers filled — held the goroutine
+// writing, its descriptor and its slot of the port for good, past the
+// member's stop too (a connection is closed at the stop only once its
+// answer is written). The deadline is moved as the read's is
+// (deadlineSlackParts): not at every answer.
 func (c *requestConn) Write(p []byte) (int, error) {
 	if c.cut.Load() {
 		return 0, errCutOff
 	}
+	if bound := time.Now().Add(c.timeout); c.writeDue.Before(bound) {
+		c.writeDue = bound.Add(c.timeout / deadlineSlackParts)
+		c.Conn.SetWriteDeadline(c.writeDue)
+	}
 	n, err := c.Conn.Write(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, c.cutOff(&c.stream.cutStalled, "an answer was not taken within the transport's timeout")
+	}
 	// Answered once written, not before: the stream's Close closes a
 	// connection with no request under way at once, and did so under
 	// the write — a member stopping as soon as it staged a leader's
@@ -411,7 +517,25 @@ func (c *requestConn) Close() error {
 
 // RaftPortRefused counts the connections the raft port closed as soon
 // as it accepted them, since Open: full, over its bound in all; address,
-// over one remote address's (portBounds).
+// over one remote address's (portBounds) — with TLS, those refused a
+// handshake over its bounds too (handshakeBoundsFor).
 func (r *Replicator) RaftPortRefused() (full, address uint64) {
-	return r.port.refused.Load(), r.port.refusedAddress.Load()
+	full, address = r.port.refused.Load(), r.port.refusedAddress.Load()
+	if t, ok := r.port.StreamLayer.(*tlsStream); ok {
+		full, address = full+t.refused.Load(), address+t.refusedAddress.Load()
+	}
+	return full, address
+}
+
+// RaftPortCut counts the connections the raft port closed on a bound of
+// time, since Open (requestConn): silent, no first request within
+// firstRequestWithin of its accept (with TLS, or no handshake within
+// handshakeTimeout); stalled, a request under way, or its answer, held
+// past its bound. Raft logs each (errCutOff), its repeats held back.
+func (r *Replicator) RaftPortCut() (silent, stalled uint64) {
+	silent, stalled = r.port.cutSilent.Load(), r.port.cutStalled.Load()
+	if t, ok := r.port.StreamLayer.(*tlsStream); ok {
+		silent += t.silent.Load()
+	}
+	return silent, stalled
 }

@@ -9,9 +9,11 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
 
 // MutualTLS builds the consensus transport's TLS config from PEM files:
@@ -80,34 +82,70 @@ type tlsStream struct {
 	ln        net.Listener // TCP
 	advertise net.Addr
 	cfg       *tls.Config
+	bounds    handshakeBounds
 	ready     chan net.Conn // handshaken
 	pending   chan struct{} // a slot per handshake under way
 	mu        sync.Mutex
 	pendingBy map[string]int // handshakes under way by remote IP
 	closed    chan struct{}
 	closeOnce sync.Once
+	// refused: connections closed at once over bounds.max, refusedAddress
+	// over bounds.perAddress; silent: closed for no handshake within
+	// bounds.timeout — since the start, counted with the port's own
+	// (RaftPortRefused, RaftPortCut). over holds back repeats of the
+	// lines about the refusals.
+	refused        atomic.Uint64
+	refusedAddress atomic.Uint64
+	silent         atomic.Uint64
+	over           raftRepeats
 }
 
-// handshakeTimeout bounds a consensus peer's TLS handshake;
-// maxPendingHandshakes how many run at once, and maxPendingPerAddress
-// from one IP (a member dials a few connections at a time): the rest are
-// connections nobody vouched for, closed at once. Without the bounds each
-// silent connection held a goroutine and a descriptor for the timeout,
-// and a flood of them ran the node out of descriptors; without the one
-// per address, one host holding every slot kept the members out.
+// handshakeTimeout bounds a consensus peer's TLS handshake, and
+// maxPendingHandshakes how many run at once (more in a cluster of four
+// members or more: handshakeBoundsFor). Without the bounds each silent
+// connection held a goroutine and a descriptor for the timeout, and a
+// flood of them ran the node out of descriptors.
 const (
 	handshakeTimeout     = 5 * time.Second
 	maxPendingHandshakes = 64
-	maxPendingPerAddress = 8
 )
 
-func newTLSStream(listen string, advertise net.Addr, cfg *tls.Config) (*tlsStream, error) {
+// handshakeBounds are the bounds a member's TLS stream holds handshakes
+// under way to: each within timeout, at most max at once and perAddress
+// from one remote address (remoteIP); the rest are connections nobody
+// vouched for, closed at once (and logged to log at warn, once per
+// raftRepeatEvery at most for each bound).
+type handshakeBounds struct {
+	timeout         time.Duration
+	max, perAddress int
+	log             zerolog.Logger
+}
+
+// handshakeBoundsFor are the handshake bounds of a member of a cluster
+// of peers members: from one address as many as the port holds
+// connections from it (portBounds: connsPerPeer for each other member,
+// who may all share it — a NAT, one host running several), and in all
+// maxPendingHandshakes or room for one address at its bound and every
+// other member besides. A handshake is a connection the port holds
+// next; a member dials one for each call beyond its pool's idle ones,
+// and a member restarting has its old process's handshakes under way
+// beside its new one's until the peer's reset or handshakeTimeout.
+// The bound per address was a fixed 8: members behind one address
+// were refused while dialling together — a restart, an election — and
+// waited for raft's backoff. Without the one per address, one host
+// holding every slot kept the members out.
+func handshakeBoundsFor(peers int, log zerolog.Logger) handshakeBounds {
+	perAddress, _ := portBounds(peers)
+	return handshakeBounds{timeout: handshakeTimeout, max: max(maxPendingHandshakes, 2*perAddress), perAddress: perAddress, log: log}
+}
+
+func newTLSStream(listen string, advertise net.Addr, cfg *tls.Config, bounds handshakeBounds) (*tlsStream, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
 	}
-	s := &tlsStream{ln: ln, advertise: advertise, cfg: cfg, ready: make(chan net.Conn), closed: make(chan struct{}),
-		pending: make(chan struct{}, maxPendingHandshakes), pendingBy: map[string]int{}}
+	s := &tlsStream{ln: ln, advertise: advertise, cfg: cfg, bounds: bounds, ready: make(chan net.Conn), closed: make(chan struct{}),
+		pending: make(chan struct{}, bounds.max), pendingBy: map[string]int{}}
 	go s.acceptLoop()
 	return s, nil
 }
@@ -129,29 +167,54 @@ func (s *tlsStream) acceptLoop() {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		if !s.admit(raw) {
+		if fromAddress, ok := s.admit(raw); !ok {
 			raw.Close() // too many handshakes under way
+			s.noteRefused(raw, fromAddress)
 			continue
 		}
 		go s.handshake(raw)
 	}
 }
 
-// admit takes a handshake slot for raw, globally and for its IP.
-func (s *tlsStream) admit(raw net.Conn) bool {
+// admit takes a handshake slot for raw, globally and for its IP; it
+// returns how many handshakes from raw's IP were under way before.
+func (s *tlsStream) admit(raw net.Conn) (fromAddress int, ok bool) {
 	ip := remoteIP(raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.pendingBy[ip] >= maxPendingPerAddress {
-		return false
+	fromAddress = s.pendingBy[ip]
+	if fromAddress >= s.bounds.perAddress {
+		return fromAddress, false
 	}
 	select {
 	case s.pending <- struct{}{}:
 	default:
-		return false
+		return fromAddress, false
 	}
 	s.pendingBy[ip]++
-	return true
+	return fromAddress, true
+}
+
+// noteRefused counts raw, closed over a bound — bounds.perAddress when
+// fromAddress reached it, else bounds.max — and logs it at warn, its
+// repeats held back as the port's own refusals' (boundedStream).
+// Before, a refused handshake was closed unsaid: a flood of silent
+// connections showed in no count, and no alert.
+func (s *tlsStream) noteRefused(raw net.Conn, fromAddress int) {
+	counter, key, why := &s.refused, "handshakes over the bound", "as many TLS handshakes are under way as may be (maxPendingHandshakes); a peer's connection is refused too until some end"
+	if fromAddress >= s.bounds.perAddress {
+		counter, key, why = &s.refusedAddress, "handshakes over the address's bound", "as many TLS handshakes from the address are under way as may be (connsPerPeer for each other member)"
+	}
+	total := counter.Add(1)
+	ok, heldBack := s.over.allow(key, time.Now())
+	if !ok {
+		return
+	}
+	e := s.bounds.log.Warn().Str("remote", raw.RemoteAddr().String()).Int("handshakes_from_address", fromAddress).Uint64("refused_since_start", total)
+	if heldBack > 0 {
+		e = e.Int("held_back", heldBack) // refusals since the last logged
+	}
+	e.Msg("replicator: closed a connection to the raft port at once: " + why)
 }
 
 // release gives back raw's handshake slots.
@@ -184,10 +247,13 @@ func remoteIP(c net.Conn) string {
 
 func (s *tlsStream) handshake(raw net.Conn) {
 	c := tls.Server(raw, s.cfg)
-	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	c.SetDeadline(time.Now().Add(s.bounds.timeout))
 	err := c.Handshake()
 	s.release(raw)
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.silent.Add(1) // held its slot for the whole bound
+		}
 		c.Close()
 		return
 	}

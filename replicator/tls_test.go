@@ -7,11 +7,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/internal/testkit"
 )
@@ -89,43 +90,109 @@ func TestTLSHandshakeBounded(t *testing.T) {
 }
 
 // Connections that never handshake are bounded — in all and from any one
-// address — and a member dialing from another address still gets in: a
-// flood of them held a goroutine and a descriptor each for
-// handshakeTimeout, without bound, until the node ran out of descriptors.
+// address — counted and logged, and a member dialing from another
+// address still gets in: a flood of them held a goroutine and a
+// descriptor each for handshakeTimeout, without bound, until the node
+// ran out of descriptors. Before, the refusals were closed unsaid: no
+// count moved, and RingexRaftPortRefused did not fire.
 func TestTLSPendingHandshakesBounded(t *testing.T) {
-	s, addr := silentHandshakeFlood(t, []string{"127.0.0.2"}, 400, maxPendingPerAddress)
-	if held := s.pendingOf("127.0.0.2"); held != maxPendingPerAddress {
-		t.Fatalf("%d handshakes under way for the flooding address, want %d", held, maxPendingPerAddress)
+	var log testkit.SyncBuffer
+	bounds := testHandshakeBounds(zerolog.New(&log))
+	const flood = 400
+	s, addr := silentHandshakeFlood(t, bounds, []string{"127.0.0.2"}, flood, bounds.perAddress)
+	if held := s.pendingOf("127.0.0.2"); held != bounds.perAddress {
+		t.Fatalf("%d handshakes under way for the flooding address, want %d", held, bounds.perAddress)
 	}
-	member, err := s.Dial(raft.ServerAddress(addr), 2*time.Second)
-	if err != nil {
-		t.Fatalf("a member dialing during the flood: %v", err)
+	if got, full := s.refusedAddress.Load(), s.refused.Load(); got != flood-uint64(bounds.perAddress) || full != 0 {
+		t.Fatalf("refused counted: %d over the address's bound, %d over the bound in all; want %d and 0", got, full, flood-bounds.perAddress)
 	}
-	member.Close()
+	if lines := strings.Count(log.String(), "TLS handshakes from the address"); lines != 1 {
+		t.Fatalf("%d lines about the refusals, want 1 (the rest held back):\n%s", lines, log.String())
+	}
+	memberGetsIn(t, addr, "127.0.0.1")
 }
 
-// From more addresses than maxPendingHandshakes/maxPendingPerAddress,
+// From more addresses than the bound in all over the one per address,
 // each within its own bound, the handshakes under way are still at most
-// maxPendingHandshakes in all: the rest are closed at once.
+// the bound in all: the rest are closed at once, and counted.
 func TestTLSPendingHandshakesBoundedInAll(t *testing.T) {
+	bounds := testHandshakeBounds(zerolog.Nop())
 	var from []string
-	for i := range maxPendingHandshakes/maxPendingPerAddress + 2 {
+	for i := range bounds.max/bounds.perAddress + 2 {
 		from = append(from, fmt.Sprintf("127.0.0.%d", 2+i))
 	}
-	silentHandshakeFlood(t, from, maxPendingPerAddress, maxPendingHandshakes)
+	s, _ := silentHandshakeFlood(t, bounds, from, bounds.perAddress, bounds.max)
+	if got, want := s.refused.Load(), uint64(len(from)*bounds.perAddress-bounds.max); got != want || s.refusedAddress.Load() != 0 {
+		t.Fatalf("refused counted: %d over the bound in all, %d over the address's; want %d and 0", got, s.refusedAddress.Load(), want)
+	}
 }
 
-// silentHandshakeFlood opens a consensus port's TLS stream and, from
-// each address of from, each connections that say nothing, and checks
-// that held of them — no more — wait in their handshakes while the rest
-// are refused at once. It returns the stream and its address.
-func silentHandshakeFlood(t *testing.T, from []string, each, held int) (*tlsStream, string) {
+// Members behind one address — a NAT, one host running several, a
+// member restarting whose old process's handshakes are still under way
+// — dial as many connections at once as the port holds from it: a
+// member's handshake is taken while the others' from its address are
+// under way, up to connsPerPeer for each other member. Before, the
+// bound per address was a fixed 8: the ninth handshake under way from
+// the address was closed at once, and the member waited for raft's
+// backoff to dial again.
+func TestTLSMembersBehindOneAddressGetIn(t *testing.T) {
+	bounds := testHandshakeBounds(zerolog.Nop())
+	const behind = "127.0.0.3"
+	// The others' handshakes under way: all but one of the address's
+	// bound, none refused.
+	s, addr := silentHandshakeFlood(t, bounds, []string{behind}, bounds.perAddress-1, bounds.perAddress-1)
+	memberGetsIn(t, addr, behind)
+	if got := s.refusedAddress.Load() + s.refused.Load(); got != 0 {
+		t.Fatalf("%d connections refused, want none", got)
+	}
+	if bounds.perAddress <= 8 {
+		t.Fatalf("a member of three takes %d handshakes from one address, the fixed bound it replaces was 8", bounds.perAddress)
+	}
+}
+
+// testHandshakeBounds are a member of three's handshake bounds, logging
+// to log, with a handshake's bound a minute: a flood's connections the
+// stream admits are held through the test.
+func testHandshakeBounds(log zerolog.Logger) handshakeBounds {
+	b := handshakeBoundsFor(3, log)
+	b.timeout = time.Minute
+	return b
+}
+
+// memberGetsIn fails t unless a member dialing the TLS stream at addr
+// from the address from is taken: it reads the byte the stream's
+// taker (silentHandshakeFlood) writes on each connection it accepts.
+func memberGetsIn(t *testing.T, addr, from string) {
+	t.Helper()
+	ca := testkit.NewCA(t, "member")
+	cfg := mutualTLS(ca.Issue(t, "member"), ca.Pool)
+	cfg.VerifyPeerCertificate = nil // the stream's CA is another: this side checks nothing
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("a member dialing from %s: %v", from, err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("a member dialing from %s was not taken: %v", from, err)
+	}
+}
+
+// silentHandshakeFlood opens a consensus port's TLS stream held to
+// bounds and, from each address of from, each connections that say
+// nothing, and checks that held of them — no more — wait in their
+// handshakes while the rest are refused at once. It returns the stream
+// and its address. Each connection the stream hands over is written a
+// byte and closed.
+func silentHandshakeFlood(t *testing.T, bounds handshakeBounds, from []string, each, held int) (*tlsStream, string) {
 	t.Helper()
 	ca := testkit.NewCA(t, "cluster")
 	cfg := mutualTLS(ca.Issue(t, "member"), ca.Pool)
+	cfg.VerifyPeerCertificate = nil // memberGetsIn's CA is another
 	addr := testkit.ReserveAddrs(t, 1)[0]
 	tcp, _ := net.ResolveTCPAddr("tcp", addr)
-	s, err := newTLSStream(addr, tcp, cfg)
+	s, err := newTLSStream(addr, tcp, cfg, bounds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,13 +203,14 @@ func silentHandshakeFlood(t *testing.T, from []string, each, held int) (*tlsStre
 			if err != nil {
 				return
 			}
+			c.Write([]byte{1})
 			c.Close()
 		}
 	}()
 	flood := len(from) * each
 	// Each flooding connection is watched for the close of a refusal: a
 	// read that ends in EOF, not in its deadline (the handshakes admitted
-	// wait handshakeTimeout for a ClientHello that never comes).
+	// wait bounds.timeout for a ClientHello that never comes).
 	var refused atomic.Int32
 	for _, ip := range from {
 		flooder := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
@@ -152,29 +220,34 @@ func silentHandshakeFlood(t *testing.T, from []string, each, held int) (*tlsStre
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { c.Close() })
-			c.SetReadDeadline(time.Now().Add(handshakeTimeout / 2))
+			c.SetReadDeadline(time.Now().Add(bounds.timeout))
 			go func() {
-				if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
 					refused.Add(1)
 				}
 			}()
 		}
 	}
 	// Polled, not slept on: every connection has been accepted and either
-	// refused or admitted once all but the admitted ones are closed.
-	for deadline := time.Now().Add(handshakeTimeout / 2); refused.Load() < int32(flood-held); time.Sleep(5 * time.Millisecond) {
+	// refused or admitted once all but the admitted ones are closed, and
+	// the admitted ones are under way.
+	for deadline := time.Now().Add(10 * time.Second); refused.Load() < int32(flood-held) || s.pendingInAll() < held; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("of %d silent connections from %d addresses, %d were refused; want all but %d", flood, len(from), refused.Load(), held)
+			t.Fatalf("of %d silent connections from %d addresses, %d were refused and %d are under way; want all but %d refused", flood, len(from), refused.Load(), s.pendingInAll(), held)
 		}
 	}
-	s.mu.Lock()
-	inAll := len(s.pending)
-	s.mu.Unlock()
-	if inAll != held || refused.Load() != int32(flood-held) {
+	if inAll := s.pendingInAll(); inAll != held || refused.Load() != int32(flood-held) {
 		t.Fatalf("%d silent connections from %d addresses: %d handshakes under way, %d refused; want %d held and the rest refused",
 			flood, len(from), inAll, refused.Load(), held)
 	}
 	return s, addr
+}
+
+// pendingInAll is how many handshakes are under way.
+func (s *tlsStream) pendingInAll() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
 }
 
 // pendingOf is how many handshakes from ip are under way.
@@ -219,7 +292,7 @@ func TestConsensusPortTakesNoResumedSession(t *testing.T) {
 	ca := testkit.NewCA(t, "cluster")
 	addr := testkit.ReserveAddrs(t, 1)[0]
 	tcp, _ := net.ResolveTCPAddr("tcp", addr)
-	s, err := newTLSStream(addr, tcp, mutualTLS(ca.Issue(t, "member"), ca.Pool))
+	s, err := newTLSStream(addr, tcp, mutualTLS(ca.Issue(t, "member"), ca.Pool), handshakeBoundsFor(3, zerolog.Nop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,5 +335,26 @@ func TestConsensusPortTakesNoResumedSession(t *testing.T) {
 		t.Fatalf("a connection presenting no certificate was taken (resumed session: %t)", second.ConnectionState().DidResume)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		t.Fatal("a connection presenting no certificate was neither taken nor refused within 5 s")
+	}
+}
+
+// A connection that finishes no TLS handshake within its bound is closed
+// and counted silent (RaftPortCut), as the port counts one that sends
+// no first request. Before, it was closed unsaid.
+func TestTLSHandshakeTimedOutIsCounted(t *testing.T) {
+	ca := testkit.NewCA(t, "cluster")
+	addr := testkit.ReserveAddrs(t, 1)[0]
+	tcp, _ := net.ResolveTCPAddr("tcp", addr)
+	bounds := handshakeBoundsFor(3, zerolog.Nop())
+	bounds.timeout = 100 * time.Millisecond
+	s, err := newTLSStream(addr, tcp, mutualTLS(ca.Issue(t, "member"), ca.Pool), bounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	silent := testkit.DialFrom(t, addr, "127.0.0.2")
+	closedByMember(t, silent, "a connection that sent no ClientHello")
+	if got := s.silent.Load(); got != 1 {
+		t.Fatalf("%d handshakes counted timed out, want 1", got)
 	}
 }
