@@ -125,11 +125,11 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 		return cut, fmt.Errorf("journal: %w", err)
 	}
 	defer seg.Close()
-	// Truncated and grown again, the tail reads as zeros: the data's end.
-	if err := seg.Truncate(cut.Offset); err != nil {
-		return cut, fmt.Errorf("journal: cutting: %w", err)
-	}
-	if err := seg.Preallocate(int64(len(data))); err != nil {
+	// Zeroed in place, the tail reads as the data's end and the segment
+	// keeps its size: truncated and grown again, a cut on a full disk
+	// whose growth failed left a segment its data ran to the end of,
+	// which Open refused (ErrEndsShort).
+	if err := zeroRange(seg, cut.Offset, cut.Bytes); err != nil {
 		return cut, fmt.Errorf("journal: cutting: %w", err)
 	}
 	if err := seg.Sync(); err != nil {

@@ -111,7 +111,8 @@
 //     segment, the one it appends to. A torn tail there — a record that
 //     fails its check with nothing valid after it, or a zero length with
 //     bytes after it that are not records (the data's end is a zero
-//     length followed by zeros only) — is truncated and reported; so
+//     length followed by zeros only) — is truncated and reported (zeroed
+//     in place: the file keeps its size, see ErrEndsShort below); so
 //     is a header a roll's crash left unwritten or part-written (no
 //     byte past it, each byte of it zero or the header's: tornHeader),
 //     a torn tail at offset 0 whose header Open writes again. A Reader checks every record's CRC and sequence as it
@@ -133,11 +134,16 @@
 //     message; CutTornBatch takes the partial record out when the operator
 //     gives those records up. One cut short exactly between two records,
 //     or just after its header, leaves every record whole and reads as a
-//     journal ending early: the data of a segment reaches its file's end
-//     only when it is full, so Open refuses a last segment whose data
-//     runs to the end of a file smaller than Options.SegmentBytes
-//     (ErrEndsShort; the file grown to a segment's size accepts it — a
-//     full one after SegmentBytes was raised reads so too), and Inspect,
+//     journal ending early: the data of a segment never reaches its
+//     file's end — no record ends at its segment's end (but one alone in
+//     a segment of the smallest size), and a torn tail or a cut is zeroed
+//     in place — so Open refuses a last segment whose data runs to the
+//     end of a file smaller than Options.SegmentBytes (ErrEndsShort; the
+//     file grown to a segment's size accepts it — a segment a build
+//     before 2026-12-08 filled exactly, with SegmentBytes raised since,
+//     reads so too: those builds let a record end at the segment's end,
+//     and a start on a full disk that dropped a torn tail could leave
+//     the file short), and Inspect,
 //     which knows no segment size, reports it where the segment before
 //     it is larger (Stats.ShortFile). Nothing on disk tells more
 //     (NewestFile names the newest segment, not its end). An archive (ArchiveBefore's directory) has no last

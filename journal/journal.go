@@ -271,16 +271,19 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	// (order ids) out again. Every segment is preallocated to
 	// SegmentBytes before a record is written in it (a roll, Open, the
 	// cut, a spare; a failed preallocation leaves a file without a
-	// header: a torn one, not this), so its data reaches its file's end
-	// only in a file as large as a segment. False alarms, each refused
-	// with the same remedy (the file grown to a segment's size, which is
-	// what Open would have done): segment_bytes raised since a last
-	// segment that filled exactly, and a start on a full disk refused
-	// after it had truncated a torn tail (Truncate, then Preallocate
-	// failing). Not alarms: a segment exactly full (its file is
-	// SegmentBytes), segment_bytes lowered (a larger file), a journal of
-	// one segment (compared with SegmentBytes, not the segment before),
-	// the zeros after the data cut (a zero length ends the data).
+	// header: a torn one, not this), no record ends at its segment's
+	// end (appendLocked), and a torn tail or a cut is zeroed in place,
+	// the file keeping its size (zeroRange), so a segment's data reaches
+	// its file's end only in a file cut short after it was written. Not
+	// alarms: segment_bytes raised or lowered since the segment was
+	// written (its data ends before its file's), a journal of one
+	// segment (compared with SegmentBytes, not the segment before), the
+	// zeros after the data cut (a zero length ends the data). One false
+	// alarm is left, refused with the remedy (the file grown to a
+	// segment's size, what Open would have done): a last segment a build
+	// before 2026-12-08 filled exactly, with segment_bytes raised since
+	// (nothing on disk records a segment's size); exactly full at
+	// SegmentBytes, it is taken.
 	if !scan.torn && scan.end == int64(len(data)) && scan.end < opts.SegmentBytes {
 		return nil, rec, endsShortError(dir, path, scan.end, opts.SegmentBytes, scan.last)
 	}
@@ -346,11 +349,13 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		j.off = headerSize
 	}
 	if rec.TornFile != "" {
-		if err := f.Truncate(j.off); err != nil {
-			return nil, rec, fmt.Errorf("journal: truncating torn tail: %w", err)
-		}
-		if err := f.Preallocate(opts.SegmentBytes); err != nil {
-			return nil, rec, fmt.Errorf("journal: preallocating: %w", namePath(path, err))
+		// Zeroed in place, the file keeping its size: truncated and
+		// preallocated again, a start on a full disk whose preallocation
+		// failed left a file its data ran to the end of, which the next
+		// start refused (ErrEndsShort) though nothing was lost. Zeros
+		// over blocks the file holds need no new one.
+		if err := zeroRange(f, j.off, scan.end+rec.TornDropped-j.off); err != nil {
+			return nil, rec, fmt.Errorf("journal: dropping the torn tail: %w", namePath(path, err))
 		}
 		if err := f.Sync(); err != nil {
 			return nil, rec, fmt.Errorf("journal: %w", err)
@@ -381,15 +386,16 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 // bytes, smaller than a segment (segmentBytes): a copy cut short
 // between two records, the inputs after last gone. It names the checks
 // and the remedies: the journal copied again; or, once the copy is known
-// to end where its source does (or segment_bytes was raised since the
-// segment filled), the file grown to a segment's size, which accepts it.
+// to end where its source does (or segment_bytes was raised since a
+// build before 2026-12-08 filled the segment), the file grown to a
+// segment's size, which accepts it.
 // Wraps ErrEndsShort.
 func endsShortError(dir, path string, size, segmentBytes, last int64) error {
 	return fmt.Errorf("%w: %s ends at input %d, its data running to the end of its file, %d bytes, smaller than a segment (journal.segment_bytes, %d): "+
 		"every segment is preallocated before a record is written in it, so a copy of the journal cut short between two records reads so, "+
 		"the inputs after %d — acknowledged ones too — left out, and a start would give their sequences (order ids) out again; "+
 		"copy the journal again from its source, or compare `ringex journal inspect %s` with the source's: only if it ends where the source's does "+
-		"(or journal.segment_bytes was raised since this segment filled), accept it with `truncate -s %d %s` and start",
+		"(or journal.segment_bytes was raised since a build before 2026-12-08 filled this segment), accept it with `truncate -s %d %s` and start",
 		ErrEndsShort, path, last, size, segmentBytes, last, dir, segmentBytes, path)
 }
 
@@ -461,7 +467,14 @@ func (j *Journal) appendLocked(r *Record) error {
 		return fmt.Errorf("%w: %d after %d", ErrSequence, r.Seq, j.last)
 	}
 	size := int64(encodedSize(len(r.Payload)))
-	if j.seg == nil || j.off+int64(len(j.buf))+size > j.opts.SegmentBytes {
+	// A record never ends at its segment's end (but one alone in a
+	// segment of the smallest size, which it fills): a segment's data
+	// runs to its file's end only when the file was cut short after it
+	// was written, whatever SegmentBytes says now (ErrEndsShort). A
+	// segment filled exactly, opened with SegmentBytes raised, was
+	// refused as one cut between two records.
+	if end := j.off + int64(len(j.buf)) + size; j.seg == nil || end > j.opts.SegmentBytes ||
+		(end == j.opts.SegmentBytes && j.last >= j.segFirst) {
 		if err := j.roll(r.Seq); err != nil {
 			return j.fail(err)
 		}

@@ -334,3 +334,21 @@ func findValidAfter(data []byte, off, last int64) int64 {
 	}
 	return -1
 }
+
+// zeroChunk is the most zeros zeroRange writes at a time.
+const zeroChunk = 64 << 10
+
+// zeroRange writes zeros over the n bytes of f from off: a torn tail or
+// a cut's bytes made the end of the data where they lie, the file
+// keeping its size (its blocks: nothing to allocate on a full disk).
+func zeroRange(f vfs.File, off, n int64) error {
+	zeros := make([]byte, min(max(n, 0), zeroChunk))
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:k], off); err != nil {
+			return err
+		}
+		off, n = off+k, n-k
+	}
+	return nil
+}

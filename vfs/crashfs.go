@@ -345,7 +345,12 @@ func (c *CrashFS) Remove(name string) error {
 	return nil
 }
 
-// Rename renames a file, replacing one at newname.
+// Rename renames a file, replacing one at newname. Like a Create, it is
+// durable only once its directory is synced: a power loss before keeps
+// the old name, and what newname held, not the new one (the window a
+// roll's spare and ReplaceFile close with SyncDir; the FS has no Link,
+// and Default's Rename is rename(2), so no crash between a link and a
+// remove is there to model).
 func (c *CrashFS) Rename(oldname, newname string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

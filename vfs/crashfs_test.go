@@ -194,3 +194,61 @@ func pages(s string) string {
 	}
 	return b.String()
 }
+
+// A rename within one directory is durable only once that directory is
+// fsynced: a power loss before keeps the old name — and, a file renamed
+// over another, the other under the name — and loses the new one; after
+// it, the new. ReplaceFile, which writes the journal's newest-segment
+// record and dropped-inputs file, fsyncs it: a power loss at any of its
+// points leaves the old content or the new, whole, the old just before
+// the fsync though the rename was made, and the new once it returns.
+func TestCrashFSRenameDurableWithItsDirectory(t *testing.T) {
+	c := NewCrashFS()
+	must(t, c.MkdirAll("/d"))
+	for name, s := range map[string]string{"/d/spare": "zeros", "/d/record": "old", "/d/record.tmp": "new"} {
+		f, err := c.Create(name)
+		must(t, err)
+		_, err = f.WriteAt([]byte(s), 0)
+		must(t, err)
+		must(t, f.Sync())
+	}
+	must(t, c.SyncDir("/d"))
+	must(t, c.Rename("/d/spare", "/d/segment"))
+	must(t, c.Rename("/d/record.tmp", "/d/record"))
+	if got, want := files(t, c.Crash(CrashKeep{})), map[string]string{"/d/spare": "zeros", "/d/record": "old", "/d/record.tmp": "new"}; !maps.Equal(got, want) {
+		t.Fatalf("a power loss before the directory's fsync leaves %q, want %q", got, want)
+	}
+	must(t, c.SyncDir("/d"))
+	if got, want := files(t, c.Crash(CrashKeep{})), map[string]string{"/d/segment": "zeros", "/d/record": "new"}; !maps.Equal(got, want) {
+		t.Fatalf("a power loss after the directory's fsync leaves %q, want %q", got, want)
+	}
+
+	c = NewCrashFS()
+	must(t, c.MkdirAll("/d"))
+	must(t, ReplaceFile(c, "/d/record", "/d/record.tmp", []byte("old")))
+	var images []map[string]string
+	renamed, beforeSync := false, ""
+	c.BeforeOp = func(op CrashOp) {
+		img := files(t, op.Crash(CrashKeep{}))
+		images = append(images, img)
+		if op.Op == OpRename {
+			renamed = true
+		}
+		if renamed && op.Op == OpSyncDir && op.Path == "/d" {
+			beforeSync = img["/d/record"]
+		}
+	}
+	must(t, ReplaceFile(c, "/d/record", "/d/record.tmp", []byte("new")))
+	c.BeforeOp = nil
+	for i, img := range images {
+		if got := img["/d/record"]; got != "old" && got != "new" {
+			t.Fatalf("a power loss at ReplaceFile's point %d leaves the record %q", i+1, got)
+		}
+	}
+	if beforeSync != "old" {
+		t.Fatalf("a power loss just before ReplaceFile's directory fsync, the rename made, leaves the record %q, want the old", beforeSync)
+	}
+	if got := files(t, c.Crash(CrashKeep{}))["/d/record"]; got != "new" {
+		t.Fatalf("a power loss once ReplaceFile returned leaves the record %q, want the new", got)
+	}
+}
