@@ -166,6 +166,9 @@ type Admin struct {
 	Listen string `yaml:"listen"`
 	// Token is the bearer token the admin endpoint requires. Required,
 	// of MinSecretBytes or more, when Listen is not a loopback address.
+	// On loopback a shorter one is taken, and the node warns of it as it
+	// opens the port: every local user, and a web page that rebound its
+	// domain to 127.0.0.1, may guess it (node's shortToken).
 	// A secret (tagged secret: see secretKeys).
 	Token string `yaml:"token" secret:"true"`
 	// TokenFile names a file holding the token (its one line), read by

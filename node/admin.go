@@ -457,17 +457,12 @@ func paramsBy(params func(path string) []string, h http.Handler) http.Handler {
 	})
 }
 
-// haltCancelsOrders reads POST /halt's cancel_orders: true also cancels
-// every resting order of the instrument; absent, false. A value that is
-// no boolean, and any parameter but instrument and cancel_orders, is
-// refused: a misspelt one would halt and keep the orders the operator
-// meant to cancel.
+// haltCancelsOrders reads POST /halt's cancel_orders, from a query
+// queryOK took (instrument and cancel_orders, each once: a misspelt one
+// would halt and keep the orders the operator meant to cancel): true
+// also cancels every resting order of the instrument; absent, false. A
+// value that is no boolean is refused.
 func haltCancelsOrders(q url.Values) (bool, error) {
-	for k := range q {
-		if k != "instrument" && k != "cancel_orders" {
-			return false, fmt.Errorf("unknown parameter %q: POST /halt takes instrument and cancel_orders", k)
-		}
-	}
 	if !q.Has("cancel_orders") {
 		return false, nil
 	}

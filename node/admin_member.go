@@ -25,11 +25,7 @@ import (
 // control inputs), or the change's fate unknown.
 func (n *Node) memberAdmin(mux *http.ServeMux) {
 	mux.Handle("POST /cluster/replace", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, err := url.ParseQuery(r.URL.RawQuery) // r.URL.Query() drops what does not parse
-		p := replicator.Peer{}
-		if err == nil {
-			p, err = replaceRequest(q)
-		}
+		p, err := replaceRequest(r.URL.RawQuery)
 		if err != nil {
 			n.audit(r, "cluster-replace", "", 0, fmt.Errorf("refused %d: %w", http.StatusBadRequest, err))
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -68,19 +64,15 @@ func (n *Node) memberAdmin(mux *http.ServeMux) {
 	})))
 }
 
-// replaceRequest reads POST /cluster/replace's parameters: id, raft and
-// gateway, each once, and no other (a misspelt one would move the member
-// elsewhere than meant); the addresses dialable and ones a cluster.peers
-// entry can hold.
-func replaceRequest(q url.Values) (replicator.Peer, error) {
-	for k, v := range q {
-		if k != "id" && k != "raft" && k != "gateway" {
-			return replicator.Peer{}, fmt.Errorf("unknown parameter %q: POST /cluster/replace takes id, raft and gateway", k)
-		}
-		if len(v) != 1 {
-			return replicator.Peer{}, fmt.Errorf("%s given %d times", k, len(v))
-		}
+// replaceRequest reads POST /cluster/replace's raw query: id, raft and
+// gateway, each once, and no other (checkQuery, as every admin endpoint
+// words it: a misspelt one would move the member elsewhere than meant);
+// the addresses dialable and ones a cluster.peers entry can hold.
+func replaceRequest(raw string) (replicator.Peer, error) {
+	if err := checkQuery(raw, "/cluster/replace", []string{"id", "raft", "gateway"}); err != nil {
+		return replicator.Peer{}, err
 	}
+	q, _ := url.ParseQuery(raw) // it parses: checkQuery
 	id, err := strconv.ParseUint(q.Get("id"), 10, 32)
 	if err != nil || id == 0 {
 		return replicator.Peer{}, fmt.Errorf("id=%q: want a member id", q.Get("id"))

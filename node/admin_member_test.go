@@ -2,6 +2,8 @@ package node
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/replicator"
+	"github.com/rs/zerolog"
 )
 
 // POST /cluster/replace takes id, raft and gateway, each once, both
@@ -34,13 +37,33 @@ func TestReplaceRequest(t *testing.T) {
 		{"id=3&id=4&raft=10.0.0.13:7500&gateway=10.0.0.13:7400", replicator.Peer{}, false},
 		{"id=3&raft=n3%3Dx:7500&gateway=10.0.0.13:7400", replicator.Peer{}, false}, // '=': no peers entry holds it
 	} {
-		q, err := url.ParseQuery(tt.query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := replaceRequest(q)
+		p, err := replaceRequest(tt.query)
 		if (err == nil) != tt.ok || p != tt.want {
 			t.Errorf("%s: %+v, %v; want %+v, ok %v", tt.query, p, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// POST /cluster/replace words its refusal of a query as every admin
+// endpoint does (checkQuery), naming the parameter: a repeated one was
+// "id given 2 times", naming no endpoint, and a query that did not
+// parse was the parser's bare `invalid URL escape "%zz"`. The status
+// stays 400, before the leader is asked (the node here has no cluster:
+// a request that got past the check would fail on it).
+func TestReplaceRefusesAQueryAsEveryEndpointDoes(t *testing.T) {
+	n := &Node{cfg: config.Default(), log: zerolog.Nop()}
+	mux := http.NewServeMux()
+	n.memberAdmin(mux)
+	for _, tt := range []struct{ query, body string }{
+		{"id=3&id=4&raft=10.0.0.13:7500&gateway=10.0.0.13:7400", "id given 2 times: POST /cluster/replace takes it once"},
+		{"id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400&%zz", `the query does not parse: invalid URL escape "%zz"`},
+		{"id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400&gw=x", `unknown parameter "gw": POST /cluster/replace takes id, raft and gateway`},
+		{"id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400;x=1", "the query does not parse: invalid semicolon separator in query"},
+	} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/cluster/replace?"+tt.query, nil))
+		if body := strings.TrimSpace(w.Body.String()); w.Code != http.StatusBadRequest || body != tt.body {
+			t.Errorf("POST /cluster/replace?%s: %d %q, want 400 %q", tt.query, w.Code, body, tt.body)
 		}
 	}
 }
@@ -145,7 +168,8 @@ func TestIsolateRequest(t *testing.T) {
 
 // FuzzAdminQuery: the admin port's parsers of a request's query —
 // POST /cluster/replace, POST /cluster/isolate, POST /halt, the pprof
-// seconds — never panic on any query; a replacement they take is a
+// seconds — never panic on any query; a replacement they take is read
+// from id, raft and gateway given once each and nothing else, and is a
 // member the answer's peers entry names as config reads it, in the file
 // and in RINGEX_CLUSTER_PEERS (the operator is told to put it in
 // cluster.peers); an isolation taken is on= given once and nothing
@@ -163,20 +187,24 @@ func FuzzAdminQuery(f *testing.F) {
 	f.Add("instrument=1&cancel_orders=yes")
 	f.Add("instrument=1&instrument=2")
 	f.Fuzz(func(t *testing.T, raw string) {
-		if q, err := url.ParseQuery(raw); err == nil {
-			if p, err := replaceRequest(q); err == nil {
-				// As the config file's list holds it, and as
-				// RINGEX_CLUSTER_PEERS and --set give it.
-				want := config.Peer{ID: p.ID, Raft: p.Raft, Gateway: p.Gateway}
-				entry := fmt.Sprintf("%d=%s=%s", p.ID, p.Raft, p.Gateway)
-				var back config.Peer
-				if err := back.UnmarshalText([]byte(entry)); err != nil || back != want {
-					t.Fatalf("%q: took %+v, whose peers entry %q config reads as %+v, %v", raw, p, entry, back, err)
+		if p, err := replaceRequest(raw); err == nil {
+			q, _ := url.ParseQuery(raw)
+			for k, v := range q {
+				if k != "id" && k != "raft" && k != "gateway" || len(v) != 1 {
+					t.Fatalf("%q: POST /cluster/replace's query taken with %s=%q", raw, k, v)
 				}
-				c := config.Default()
-				if err := c.Set("cluster.peers", entry); err != nil || len(c.Cluster.Peers) != 1 || c.Cluster.Peers[0] != want {
-					t.Fatalf("%q: took %+v, whose peers entry %q sets cluster.peers to %+v, %v", raw, p, entry, c.Cluster.Peers, err)
-				}
+			}
+			// As the config file's list holds it, and as
+			// RINGEX_CLUSTER_PEERS and --set give it.
+			want := config.Peer{ID: p.ID, Raft: p.Raft, Gateway: p.Gateway}
+			entry := fmt.Sprintf("%d=%s=%s", p.ID, p.Raft, p.Gateway)
+			var back config.Peer
+			if err := back.UnmarshalText([]byte(entry)); err != nil || back != want {
+				t.Fatalf("%q: took %+v, whose peers entry %q config reads as %+v, %v", raw, p, entry, back, err)
+			}
+			c := config.Default()
+			if err := c.Set("cluster.peers", entry); err != nil || len(c.Cluster.Peers) != 1 || c.Cluster.Peers[0] != want {
+				t.Fatalf("%q: took %+v, whose peers entry %q sets cluster.peers to %+v, %v", raw, p, entry, c.Cluster.Peers, err)
 			}
 		}
 		if on, err := isolateRequest(raw); err == nil {

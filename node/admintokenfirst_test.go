@@ -5,9 +5,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/config"
 )
 
 // With admin.token, a request without it is answered 401 "unauthorized"
@@ -66,18 +70,7 @@ func TestAdminAsksTheTokenBeforeRouting(t *testing.T) {
 func TestAdminWhileRecoveringAsksTheTokenAndKnowsItsRoutes(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	setConfig(t, cfg, map[string]string{"rings.prefault": "true", "admin.token": adminTestToken})
-	admin, hold := make(chan string, 1), make(chan struct{})
-	release := sync.OnceFunc(func() { close(hold) })
-	defer release() // a New still mapping returns
-	mapPoolsHook = func(n *Node) { admin <- n.adminLn.Addr().String(); <-hold }
-	t.Cleanup(func() { mapPoolsHook = nil })
-	type made struct {
-		n   *Node
-		err error
-	}
-	done := make(chan made, 1)
-	go func() { n, _, err := New(cfg, zerolog.Nop()); done <- made{n, err} }()
-	addr := received(t, admin, "New did not begin mapping the engine's pools within 10 s")
+	addr, release := heldMappingPools(t, cfg)
 
 	bearer := map[string]string{"Authorization": "Bearer " + adminTestToken}
 	for _, c := range []struct {
@@ -107,12 +100,52 @@ func TestAdminWhileRecoveringAsksTheTokenAndKnowsItsRoutes(t *testing.T) {
 			t.Errorf("%s %s with header %v while recovering: %d %q, want %d %q", c.method, c.target, c.header, code, strings.TrimSpace(body), c.status, c.body)
 		}
 	}
-	release()
-	m := received(t, done, "New did not return within 10 s of the pools' mapping")
-	if m.err != nil {
-		t.Fatal(m.err)
+	release().Stop()
+}
+
+// heldMappingPools runs New on cfg (with rings.prefault: it maps the
+// engine's pools) and holds it while it maps them: admin is its admin
+// port, answering meanwhile. release lets New go on and returns the
+// node it made, for the caller to stop. A test that ends without
+// releasing it — failed — releases it at its cleanup and stops the node
+// New made, within receiveWait.
+func heldMappingPools(t *testing.T, cfg *config.Config) (admin string, release func() *Node) {
+	t.Helper()
+	addr, hold := make(chan string, 1), make(chan struct{})
+	unhold := sync.OnceFunc(func() { close(hold) })
+	mapPoolsHook = func(n *Node) { addr <- n.adminLn.Addr().String(); <-hold }
+	t.Cleanup(func() { mapPoolsHook = nil })
+	type made struct {
+		n   *Node
+		err error
 	}
-	m.n.Stop()
+	done := make(chan made, 1)
+	go func() { n, _, err := New(cfg, zerolog.Nop()); done <- made{n, err} }()
+	var released atomic.Bool
+	t.Cleanup(func() { // runs before the hook's (last registered, first run)
+		if released.Load() {
+			return
+		}
+		unhold()
+		select {
+		case m := <-done:
+			if m.n != nil {
+				m.n.Stop()
+			}
+		case <-time.After(receiveWait):
+		}
+	})
+	admin = received(t, addr, "New did not begin mapping the engine's pools within 10 s")
+	return admin, func() *Node {
+		t.Helper()
+		released.Store(true)
+		unhold()
+		m := received(t, done, "New did not return within 10 s of the pools' mapping")
+		if m.err != nil {
+			t.Fatal(m.err)
+		}
+		return m.n
+	}
 }
 
 // adminRoutes, what the port answers 503 while it recovers, is every

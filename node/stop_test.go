@@ -404,25 +404,10 @@ func TestAdminSaysMappingPoolsBeforeTheReplay(t *testing.T) {
 	if err := cfg.Set("rings.prefault", "true"); err != nil {
 		t.Fatal(err)
 	}
-	admin, hold := make(chan string, 1), make(chan struct{})
-	release := sync.OnceFunc(func() { close(hold) })
-	defer release() // a New still mapping returns
-	mapPoolsHook = func(n *Node) { admin <- n.adminLn.Addr().String(); <-hold }
-	t.Cleanup(func() { mapPoolsHook = nil })
-	type made struct {
-		n   *Node
-		err error
-	}
-	done := make(chan made, 1)
-	go func() { n, _, err := New(cfg, zerolog.Nop()); done <- made{n, err} }()
-	addr := received(t, admin, "New did not begin mapping the engine's pools within 10 s")
+	addr, release := heldMappingPools(t, cfg)
 	wantNotLive(t, addr, StartMappingPools, "while mapping the engine's pools")
-	release()
-	m := received(t, done, "New did not return within 10 s of the pools' mapping")
-	if m.err != nil {
-		t.Fatal(m.err)
-	}
-	defer m.n.Stop()
+	n := release()
+	defer n.Stop()
 	wantNotLive(t, addr, StartReplaying, "once the pools are mapped, before Start")
 }
 
