@@ -30,19 +30,33 @@ func newInstruments(list []config.Instrument) instruments {
 	in := instruments{byID: map[uint32]config.Instrument{}, bySymbol: map[string]config.Instrument{}}
 	for _, i := range list {
 		in.byID[i.ID] = i
-		in.bySymbol[strings.ToUpper(i.Symbol)] = i
+		in.bySymbol[upperASCII(i.Symbol)] = i
 	}
 	return in
 }
 
-// lookup resolves a symbol (any case) or a numeric id.
+// upperASCII is s with a-z upper-cased and every other byte as it is.
+// Symbols are ASCII words (config's symbolFault) matched in ASCII's
+// cases only: strings.ToUpper turned look-alikes into real symbols —
+// "BTC-U\u017fD" (ſ, the long s) read as BTC-USD, "\u0131" (dotless ı) as I.
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+// lookup resolves a symbol (in any ASCII case) or a numeric id.
 func (in instruments) lookup(s string) (config.Instrument, error) {
-	if i, ok := in.bySymbol[strings.ToUpper(s)]; ok {
+	if i, ok := in.bySymbol[upperASCII(s)]; ok {
 		return i, nil
 	}
 	id, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || id == 0 {
-		return config.Instrument{}, fmt.Errorf("unknown instrument %q (a symbol the node or --config lists, or an id ≥ 1)", s)
+		return config.Instrument{}, fmt.Errorf("unknown instrument %+q (a symbol the node or --config lists, or an id ≥ 1)", s) // %+q: a look-alike rune shown escaped
 	}
 	if i, ok := in.byID[uint32(id)]; ok {
 		return i, nil

@@ -206,3 +206,35 @@ func FuzzFormatUnits(f *testing.F) {
 		}
 	})
 }
+
+// A symbol is matched in any ASCII case and only in ASCII's: a rune
+// that strings.ToUpper turns into an ASCII letter (ſ, the long s, to S;
+// ı, the dotless i, to I) names no instrument, and the refusal shows it
+// escaped rather than as its look-alike.
+func TestLookupMatchesASCIICaseOnly(t *testing.T) {
+	in := newInstruments([]config.Instrument{{ID: 1, Symbol: "BTC-USD"}, {ID: 2, Symbol: "IBM"}, {ID: 3, Symbol: "KO"}})
+	for _, tc := range []struct {
+		s    string
+		want uint32 // 0: refused
+		err  string
+	}{
+		{"BTC-USD", 1, ""},
+		{"btc-usd", 1, ""},
+		{"Btc-uSd", 1, ""},
+		{"ibm", 2, ""},
+		{"2", 2, ""},
+		{"BTC-U\u017fD", 0, `unknown instrument "BTC-U\u017fD"`},
+		{"btc-u\u017fd", 0, `unknown instrument "btc-u\u017fd"`},
+		{"\u0131bm", 0, `unknown instrument "\u0131bm"`},
+		{"\u212aO", 0, `unknown instrument "\u212aO"`}, // the Kelvin sign, which folds with K
+		{"BTC-USD ", 0, "unknown instrument"},
+	} {
+		got, err := in.lookup(tc.s)
+		switch {
+		case tc.want != 0 && (err != nil || got.ID != tc.want):
+			t.Errorf("lookup(%+q) = %d, %v; want instrument %d", tc.s, got.ID, err, tc.want)
+		case tc.want == 0 && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("lookup(%+q) = %d (%s), %v; want an error holding %s", tc.s, got.ID, got.Symbol, err, tc.err)
+		}
+	}
+}
