@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,19 +30,33 @@ func newInstruments(list []config.Instrument) instruments {
 	in := instruments{byID: map[uint32]config.Instrument{}, bySymbol: map[string]config.Instrument{}}
 	for _, i := range list {
 		in.byID[i.ID] = i
-		in.bySymbol[strings.ToUpper(i.Symbol)] = i
+		in.bySymbol[upperASCII(i.Symbol)] = i
 	}
 	return in
 }
 
-// lookup resolves a symbol (any case) or a numeric id.
+// upperASCII is s with a-z upper-cased and every other byte as it is.
+// Symbols are ASCII words (config's symbolFault) matched in ASCII's
+// cases only: strings.ToUpper turned look-alikes into real symbols —
+// "BTC-U\u017fD" (ſ, the long s) read as BTC-USD, "\u0131" (dotless ı) as I.
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+// lookup resolves a symbol (in any ASCII case) or a numeric id.
 func (in instruments) lookup(s string) (config.Instrument, error) {
-	if i, ok := in.bySymbol[strings.ToUpper(s)]; ok {
+	if i, ok := in.bySymbol[upperASCII(s)]; ok {
 		return i, nil
 	}
 	id, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || id == 0 {
-		return config.Instrument{}, fmt.Errorf("unknown instrument %q (a symbol the node or --config lists, or an id ≥ 1)", s)
+		return config.Instrument{}, fmt.Errorf("unknown instrument %+q (a symbol the node or --config lists, or an id ≥ 1)", s) // %+q: a look-alike rune shown escaped
 	}
 	if i, ok := in.byID[uint32(id)]; ok {
 		return i, nil
@@ -97,60 +112,102 @@ func (in instruments) get(id uint32) config.Instrument {
 	return config.Instrument{ID: id, Symbol: strconv.FormatUint(uint64(id), 10)}
 }
 
-var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12}
+// maxDecimals is the most decimals an instrument's prices or quantities
+// take (config: price_decimals and qty_decimals are 0…18): 10^18 is the
+// largest power of ten an int64 holds, so an instrument of 18 decimals
+// still has 9 whole units in its largest price.
+const maxDecimals = 18
+
+// pow10[d] is 10^d, a unit of d decimals in the smallest units.
+var pow10 = [maxDecimals + 1]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
 
 // parseUnits reads a decimal such as "60000.5" as an integer number of
 // units with the given decimals (6000050 for 2 decimals). More fractional
-// digits than decimals is an error, never a silent rounding.
+// digits than decimals is an error, never a silent rounding; so is a
+// number an int64 of units does not hold, never a wrapped one. Decimals
+// are 0…maxDecimals, what config accepts.
 func parseUnits(s string, decimals int) (int64, error) {
-	if decimals < 0 || decimals >= len(pow10) {
-		return 0, fmt.Errorf("%d decimals not supported", decimals)
+	if decimals < 0 || decimals > maxDecimals {
+		return 0, fmt.Errorf("%d decimals not supported (0…%d are)", decimals, maxDecimals)
 	}
 	neg := strings.HasPrefix(s, "-")
 	body := strings.TrimPrefix(s, "-")
 	whole, frac, hasDot := strings.Cut(body, ".")
-	if whole == "" && frac == "" || hasDot && frac == "" || strings.ContainsAny(whole+frac, "+-") {
+	if whole == "" && frac == "" || hasDot && frac == "" || !decimalDigits(whole) || !decimalDigits(frac) {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
 	if len(frac) > decimals {
 		return 0, fmt.Errorf("%q has more than %d decimals", s, decimals)
 	}
-	w := int64(0)
-	if whole != "" {
-		var err error
-		if w, err = strconv.ParseInt(whole, 10, 64); err != nil {
-			return 0, fmt.Errorf("%q is not a number", s)
-		}
+	// The magnitude an int64 holds: one more below zero (math.MinInt64).
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++
 	}
-	f := int64(0)
+	tooLarge := func() error {
+		most := formatUnits(math.MaxInt64, decimals)
+		if neg {
+			most = formatUnits(math.MinInt64, decimals)
+		}
+		return fmt.Errorf("%q is too large: the units of %d decimals reach %s", s, decimals, most)
+	}
+	var f uint64 // the fraction in units: below pow10[decimals]
 	if frac != "" {
-		v, err := strconv.ParseInt(frac, 10, 64)
+		v, err := strconv.ParseUint(frac, 10, 64) // at most maxDecimals digits: it fits
 		if err != nil {
 			return 0, fmt.Errorf("%q is not a number", s)
 		}
 		f = v * pow10[decimals-len(frac)]
 	}
-	if w > (1<<62)/pow10[decimals] {
-		return 0, fmt.Errorf("%q is too large", s)
+	var w uint64
+	if whole != "" {
+		var err error
+		if w, err = strconv.ParseUint(whole, 10, 64); errors.Is(err, strconv.ErrRange) {
+			return 0, tooLarge()
+		} else if err != nil {
+			return 0, fmt.Errorf("%q is not a number", s)
+		}
 	}
-	v := w*pow10[decimals] + f
+	// w×p + f ≤ limit, checked without computing what may overflow
+	// (f < p ≤ 10^18 < limit).
+	p := pow10[decimals]
+	if w > (limit-f)/p {
+		return 0, tooLarge()
+	}
+	u := w*p + f
+	v := int64(u) // math.MinInt64 when u is 2^63, which only a negative reaches
 	if neg {
 		v = -v
 	}
 	return v, nil
 }
 
-// formatUnits is parseUnits' inverse: 6000050 with 2 decimals is "60000.50".
+// decimalDigits reports whether s holds only the digits 0-9 (or
+// nothing): no sign, space, underscore or other rune that strconv or a
+// Unicode digit class would take.
+func decimalDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// formatUnits is parseUnits' inverse: 6000050 with 2 decimals is
+// "60000.50". With decimals outside 0…maxDecimals (none config accepts)
+// it is the units, as with 0.
 func formatUnits(v int64, decimals int) string {
-	if decimals <= 0 || decimals >= len(pow10) {
+	if decimals <= 0 || decimals > maxDecimals {
 		return strconv.FormatInt(v, 10)
 	}
 	sign := ""
 	u := uint64(v)
 	if v < 0 {
-		sign, u = "-", uint64(-v)
+		sign, u = "-", -u // two's complement: math.MinInt64's magnitude too
 	}
-	p := uint64(pow10[decimals])
+	p := pow10[decimals]
 	return fmt.Sprintf("%s%d.%0*d", sign, u/p, decimals, u%p)
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"regexp"
 	"slices"
@@ -438,77 +437,6 @@ func waitForOr(t *testing.T, cond func() bool, describe func() string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-func TestUnits(t *testing.T) {
-	for _, tc := range []struct {
-		in       string
-		decimals int
-		want     int64
-		err      string
-	}{
-		{"60000", 2, 6000000, ""},
-		{"60000.5", 2, 6000050, ""},
-		{"60000.50", 2, 6000050, ""},
-		{".5", 2, 50, ""},
-		{"-1.25", 2, -125, ""},
-		{"7", 0, 7, ""},
-		{"0.0001", 4, 1, ""},
-		{"1.001", 2, 0, "more than 2 decimals"},
-		{"1.", 2, 0, "not a number"},
-		{"", 2, 0, "not a number"},
-		{"1e5", 2, 0, "not a number"},
-		{"1.-5", 2, 0, "not a number"},
-		{"99999999999999999", 4, 0, "too large"},
-	} {
-		got, err := parseUnits(tc.in, tc.decimals)
-		switch {
-		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
-			t.Errorf("parseUnits(%q, %d) = %d, %v; want error %q", tc.in, tc.decimals, got, err, tc.err)
-		case tc.err == "" && (err != nil || got != tc.want):
-			t.Errorf("parseUnits(%q, %d) = %d, %v; want %d", tc.in, tc.decimals, got, err, tc.want)
-		}
-		if tc.err == "" {
-			if back, _ := parseUnits(formatUnits(got, tc.decimals), tc.decimals); back != got {
-				t.Errorf("formatUnits(%d, %d) = %q does not read back", got, tc.decimals, formatUnits(got, tc.decimals))
-			}
-		}
-	}
-	if s := formatUnits(6000050, 2); s != "60000.50" {
-		t.Errorf("formatUnits = %q", s)
-	}
-	if s := formatUnits(-5, 3); s != "-0.005" {
-		t.Errorf("formatUnits = %q", s)
-	}
-}
-
-// FuzzParseUnits: a quantity or price typed to `ringex client` (the
-// shell's lines, the order flags) reads, when parseUnits takes it, as
-// the number big.Rat reads it as, in units of the decimals; and
-// formatUnits prints that back to the same units.
-func FuzzParseUnits(f *testing.F) {
-	for _, s := range []string{"60000", "60000.50", ".5", "-1.25", "0.0001", "1.001", "1.", "1e5", "-", "99999999999999999", "4611686018427387904"} {
-		f.Add(s, uint8(2))
-		f.Add(s, uint8(0))
-	}
-	f.Fuzz(func(t *testing.T, s string, decimals uint8) {
-		d := int(decimals % uint8(len(pow10)+1)) // one past the last supported: refused
-		v, err := parseUnits(s, d)
-		if err != nil {
-			return
-		}
-		want, ok := new(big.Rat).SetString(s)
-		if !ok {
-			t.Fatalf("parseUnits(%q, %d) = %d; not a number to big.Rat", s, d, v)
-		}
-		want.Mul(want, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d)), nil)))
-		if !want.IsInt() || want.Num().Cmp(big.NewInt(v)) != 0 {
-			t.Fatalf("parseUnits(%q, %d) = %d; big.Rat reads %s units", s, d, v, want.RatString())
-		}
-		if back, err := parseUnits(formatUnits(v, d), d); err != nil || back != v {
-			t.Fatalf("formatUnits(%d, %d) = %q reads back as %d, %v", v, d, formatUnits(v, d), back, err)
-		}
-	})
 }
 
 // Piped commands print their answers: the shell waits for them at the

@@ -9,8 +9,11 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -81,7 +84,11 @@ fail the command.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
-have equal hashes. docs/runbook.md says what to do when they do not.`,
+have equal hashes. docs/runbook.md says what to do when they do not.
+What a node answers that is not one word of printable ASCII (its role,
+an address, a hash; a refusal's words holding a control character) is
+shown quoted, in Go's syntax: a newline or terminal escape in it neither
+prints a line of its own nor acts on the terminal.`,
 		Example: "  ringex status\n  ringex status --admin 127.0.0.1:7481,127.0.0.1:7482,127.0.0.1:7483",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -125,24 +132,25 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				case errors.As(err, &refused) && refused.code == http.StatusServiceUnavailable:
 					// Answering, not ready: replaying, mapping its
 					// rings (node.StartMappingRings), or stopping.
-					problems = append(problems, addr+" not ready: "+refused.body)
-					unanswered = append(unanswered, addr+" (not ready: "+refused.body+")")
-					fmt.Fprintf(out, "%-4s %-21s not ready: %s\n", "-", addr, refused.body)
+					body := shownText(refused.body)
+					problems = append(problems, addr+" not ready: "+body)
+					unanswered = append(unanswered, addr+" (not ready: "+body+")")
+					fmt.Fprintf(out, "%-4s %-21s not ready: %s\n", "-", addr, body)
 					continue
-				case errors.As(err, &refused):
+				case errors.As(err, &refused): // its words the node's (answerError)
 					problems = append(problems, addr+" refused the request")
 					unanswered = append(unanswered, addr+" (refused)")
-					fmt.Fprintf(out, "%-4s %-21s refused: %v\n", "-", addr, err)
+					fmt.Fprintf(out, "%-4s %-21s refused: %s\n", "-", addr, shownText(err.Error()))
 					continue
 				case errors.As(err, &cut):
 					problems = append(problems, addr+" answered, and the answer was cut")
 					unanswered = append(unanswered, addr+" (its answer cut)")
-					fmt.Fprintf(out, "%-4s %-21s cut: %v\n", "-", addr, err)
+					fmt.Fprintf(out, "%-4s %-21s cut: %s\n", "-", addr, shownText(err.Error()))
 					continue
-				case err != nil:
+				case err != nil: // a redirect's Location, a decoding error's excerpt: the node's
 					problems = append(problems, addr+" did not answer")
 					unanswered = append(unanswered, addr+" (down)")
-					fmt.Fprintf(out, "%-4s %-21s down: %v\n", "-", addr, err)
+					fmt.Fprintf(out, "%-4s %-21s down: %s\n", "-", addr, shownText(err.Error()))
 					continue
 				}
 				again := false // another address answered for this member id
@@ -198,14 +206,14 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					if rules == "" {
 						rules, rulesAt = st.Rules, addr
 					} else if st.Rules != rules {
-						problems = append(problems, fmt.Sprintf("%s matches under rules %s, %s under %s: different instruments, accounts, limits or builds", addr, st.Rules, rulesAt, rules))
+						problems = append(problems, fmt.Sprintf("%s matches under rules %s, %s under %s: different instruments, accounts, limits or builds", addr, shownWord(st.Rules), rulesAt, shownWord(rules)))
 					}
 					switch {
 					case st.Reference == "": // a build before 2026-12-07 gives none
 					case reference == "":
 						reference, referenceAt = st.Reference, addr
 					case st.Reference != reference:
-						problems = append(problems, otherReference(token, addr, st.Reference, referenceAt, reference))
+						problems = append(problems, otherReference(token, addr, shownWord(st.Reference), referenceAt, shownWord(reference)))
 					}
 					if c.RaftAddr != "" {
 						at = append(at, raftAt{admin: addr, id: st.Node, raft: c.RaftAddr})
@@ -228,25 +236,25 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					if timeout == "" {
 						timeout, timeoutAt = c.ElectionTimeout, addr
 					} else if c.ElectionTimeout != "" && c.ElectionTimeout != timeout {
-						problems = append(problems, fmt.Sprintf("%s has cluster.election_timeout %s, %s has %s: they must be equal", addr, c.ElectionTimeout, timeoutAt, timeout))
+						problems = append(problems, fmt.Sprintf("%s has cluster.election_timeout %s, %s has %s: they must be equal", addr, shownWord(c.ElectionTimeout), timeoutAt, shownWord(timeout)))
 					}
 				}
 				if h, ok := hashAt[st.Seq]; ok && h != st.Hash {
-					problems = append(problems, fmt.Sprintf("%s has state hash %s at input %d where another node has %s: diverged", addr, st.Hash, st.Seq, h))
+					problems = append(problems, fmt.Sprintf("%s has state hash %s at input %d where another node has %s: diverged", addr, shownWord(st.Hash), st.Seq, shownWord(h)))
 				}
 				hashAt[st.Seq] = cmp.Or(hashAt[st.Seq], st.Hash)
 			}
 			switch len(memberships) {
 			case 0:
 			case 1:
-				fmt.Fprintf(out, "membership: %s\n", memberships[0])
+				fmt.Fprintf(out, "membership: %s\n", shownWord(memberships[0]))
 			default:
 				// A member that was down during a cluster replace holds
 				// the old one until it has caught up.
 				var held []string
 				for _, m := range memberships {
-					fmt.Fprintf(out, "membership: %s (held by %s)\n", m, strings.Join(heldBy[m], ", "))
-					held = append(held, fmt.Sprintf("%s holds %s", strings.Join(heldBy[m], ", "), m))
+					fmt.Fprintf(out, "membership: %s (held by %s)\n", shownWord(m), strings.Join(heldBy[m], ", "))
+					held = append(held, fmt.Sprintf("%s holds %s", strings.Join(heldBy[m], ", "), shownWord(m)))
 				}
 				problems = append(problems, "members hold different memberships ("+strings.Join(held, "; ")+"): one has not caught up with a cluster replace yet")
 			}
@@ -256,7 +264,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				// config, or its id was mistyped or renamed on it alone.
 				var under []string
 				for _, id := range clusterIDs {
-					under = append(under, fmt.Sprintf("%s under %s", strings.Join(runBy[id], ", "), id))
+					under = append(under, fmt.Sprintf("%s under %s", strings.Join(runBy[id], ", "), shownWord(id)))
 				}
 				problems = append(problems, "members run under different cluster ids ("+strings.Join(under, "; ")+
 					"): cluster.id must be the same on every member — one was started with another cluster's config, or its cluster.id was mistyped or renamed on it alone")
@@ -349,15 +357,15 @@ func notWhereHeld(at []raftAt, memberships []string, heldBy map[string][]string)
 			case looked.Same(a.raft, addr):
 				here = append(here, view(i))
 			default:
-				if !slices.Contains(addrs, addr) {
-					addrs = append(addrs, addr)
+				if !slices.Contains(addrs, shownWord(addr)) {
+					addrs = append(addrs, shownWord(addr))
 				}
-				elsewhere = append(elsewhere, fmt.Sprintf("%s holds member %s at %s", view(i), id, addr))
+				elsewhere = append(elsewhere, fmt.Sprintf("%s holds member %s at %s", view(i), id, shownWord(addr)))
 			}
 		}
 		switch {
 		case len(here) == 0 && len(elsewhere) == 0 && len(memberships) == 1:
-			problems = append(problems, fmt.Sprintf("%s is member %s, which the membership %s does not hold: the leader sends it nothing (its node.id?)", a.admin, id, memberships[0]))
+			problems = append(problems, fmt.Sprintf("%s is member %s, which the membership %s does not hold: the leader sends it nothing (its node.id?)", a.admin, id, shownWord(memberships[0])))
 		case len(here) == 0 && len(elsewhere) == 0:
 			problems = append(problems, fmt.Sprintf("%s is member %s, which none of the memberships held holds (%s): the leader sends it nothing (its node.id?)", a.admin, id, strings.Join(without, "; ")))
 		case len(here) == 0:
@@ -370,10 +378,10 @@ func notWhereHeld(at []raftAt, memberships []string, heldBy map[string][]string)
 				start = fmt.Sprintf("start it with %s=ADDR=GATEWAY in cluster.peers, ADDR the one of %s the leader's membership holds", id, strings.Join(addrs, " and "))
 			}
 			problems = append(problems, fmt.Sprintf("%s (member %s) takes raft RPCs at %s, its cluster.peers entry, but %s%s: the leader sends there, never to it — "+
-				"%s (or move the member there with ringex cluster replace)", a.admin, id, a.raft, strings.Join(elsewhere, "; "), not, start))
+				"%s (or move the member there with ringex cluster replace)", a.admin, id, shownWord(a.raft), strings.Join(elsewhere, "; "), not, start))
 		case len(elsewhere) > 0:
 			problems = append(problems, fmt.Sprintf("%s (member %s) takes raft RPCs at %s, where %s holds it, but %s: its holders send the member's entries there until they catch up with its move",
-				a.admin, id, a.raft, strings.Join(here, "; "), strings.Join(elsewhere, "; ")))
+				a.admin, id, shownWord(a.raft), strings.Join(here, "; "), strings.Join(elsewhere, "; ")))
 		}
 	}
 	return problems
@@ -417,7 +425,7 @@ func (a memberAnswer) sameProcess(b memberAnswer) bool {
 // differ: their raft addresses, else their start times.
 func (a memberAnswer) howOther(b memberAnswer) string {
 	if a.raft != "" && b.raft != "" && a.raft != b.raft {
-		return fmt.Sprintf("taking raft RPCs at %s and %s", a.raft, b.raft)
+		return fmt.Sprintf("taking raft RPCs at %s and %s", shownWord(a.raft), shownWord(b.raft))
 	}
 	at := func(s float64) string {
 		return time.Unix(0, int64(s*1e9)).UTC().Format("2006-01-02 15:04:05.000000 UTC")
@@ -453,9 +461,10 @@ func notAnswered(answeredAt map[string]memberAnswer, memberships []string, heldB
 	}
 	var missing []string
 	for _, m := range order {
-		line := fmt.Sprintf("member %s (raft %s) not asked: add its admin address", m.id, m.raft)
+		id, raft := shownWord(m.id), shownWord(m.raft)
+		line := fmt.Sprintf("member %s (raft %s) not asked: add its admin address", id, raft)
 		if len(unanswered) > 0 {
-			line = fmt.Sprintf("member %s (raft %s) gave no state: it may be at %s, or was not asked (add its admin address)", m.id, m.raft, strings.Join(unanswered, " or "))
+			line = fmt.Sprintf("member %s (raft %s) gave no state: it may be at %s, or was not asked (add its admin address)", id, raft, strings.Join(unanswered, " or "))
 		}
 		var not []string // the addresses whose membership does not hold it
 		for _, ms := range memberships {
@@ -502,7 +511,7 @@ func statusLine(addr string, st node.NodeState, metrics []byte) (line, stalled s
 	}
 	role, term := "standalone", "-"
 	if c := st.Cluster; c != nil {
-		role, term = strings.ToLower(c.State), c.Term
+		role, term = shownWord(strings.ToLower(c.State)), shownWord(c.Term)
 		if c.Isolated {
 			role += " (isolated)"
 		}
@@ -521,12 +530,25 @@ func statusLine(addr string, st node.NodeState, metrics []byte) (line, stalled s
 	if v, ok := gaugeValue(families["ringex_start_time_seconds"], nil); ok {
 		up, started = upFor(time.Since(time.Unix(0, int64(v*1e9)))), v
 	}
-	line = fmt.Sprintf("%-4d %-21s %-*s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, roleWidth, role, term, up, st.Seq, st.Hash, since,
+	line = fmt.Sprintf("%-4d %-21s %-*s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, roleWidth, role, term, up, st.Seq, shownWord(st.Hash), since,
 		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families))
 	if v, ok := gaugeValue(families["ringex_dropped_inputs"], nil); ok && v > 0 {
 		line += fmt.Sprintf("; %.0f dropped input(s)", v) // ringex journal drop: its engine rejects them
 	}
 	return line, diskStalled(families), started, nil
+}
+
+// shownText is s, words an answer at --admin carried (a refusal's
+// body, an error quoting the node), as a line shows them: as they are
+// when every rune is printable (spaces included: they end a line), else
+// quoted (Go syntax, ASCII), as shownWord quotes a word — a newline in
+// them printed a line of ringex status' own, forging another node's, and
+// a control sequence acted on the terminal.
+func shownText(s string) string {
+	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.QuoteToASCII(s)
+	}
+	return s
 }
 
 // roleWidth is the ROLE column's: "candidate (isolated)", the longest
@@ -567,7 +589,7 @@ func diskStalled(families map[string]*dto.MetricFamily) string {
 			if files == "raft_log" { // its reads of entries count too (replicator.LogStore.Pending)
 				op = "write or read"
 			}
-			stalled = append(stalled, fmt.Sprintf("a %s %s has waited %.1f s for the disk", files, op, w))
+			stalled = append(stalled, fmt.Sprintf("a %s %s has waited %.1f s for the disk", shownWord(files), op, w))
 		}
 	}
 	if len(stalled) == 0 {
@@ -594,7 +616,7 @@ func diskFree(families map[string]*dto.MetricFamily) string {
 		if s, ok := gaugeValue(size, map[string]string{"dir": dir}); ok && s > 0 && !math.IsNaN(f) {
 			what = fmt.Sprintf("%.0f %% (%s)", 100*f/s, freeBytes(f))
 		}
-		dirs[what] = append(dirs[what], dir)
+		dirs[what] = append(dirs[what], shownWord(dir))
 	}
 	var parts []string
 	for what, names := range dirs {
