@@ -231,6 +231,15 @@ type Engine struct {
 	// cancel-on-disconnect — which every other session's orders wait
 	// behind. 0: no bound.
 	MaxOpenOrders int64 `yaml:"max_open_orders"`
+	// HaltClearChunk bounds the cancels a halt with cancel_orders emits
+	// per input (engine.Config.HaltClearChunk): the halt's input cancels
+	// the book's orders and reports up to this many, every input after it
+	// as many more, and a node with nothing else to apply sends itself an
+	// empty input for the rest. It decides which input reports which
+	// cancel, so it is one of the rules (a journal written under one value
+	// is not replayed under another). 0: the halt's input reports the
+	// whole book, every other instrument waiting behind it.
+	HaltClearChunk int `yaml:"halt_clear_chunk"`
 }
 
 // EffectiveMaxOpenOrders is the limit the engine holds account a to: its

@@ -339,6 +339,7 @@ func (c *Config) validateRings(v *validator) {
 		v.bad("engine.max_orders", "%d is outside 1024..%d", n, maxEngineOrders)
 	}
 	v.nonNegative("engine.max_open_orders", c.Engine.MaxOpenOrders)
+	v.nonNegative("engine.halt_clear_chunk", int64(c.Engine.HaltClearChunk))
 }
 
 func (c *Config) validateStorage(v *validator) {

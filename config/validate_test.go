@@ -99,6 +99,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"engine pools too small", set("engine.max_orders", "100"), "engine.max_orders", "100 is outside 1024..268435456"},
 		{"engine pools too large", set("engine.max_orders", "1000000000"), "engine.max_orders", "outside"},
 		{"negative open-orders bound", set("engine.max_open_orders", "-1"), "engine.max_open_orders", "negative"},
+		{"negative halt clear chunk", set("engine.halt_clear_chunk", "-1"), "engine.halt_clear_chunk", "-1 must not be negative"},
 		// One mass cancel of the account's orders would hold the engine
 		// past the bound's cancels.
 		{"account above the open-orders bound", func(c *Config) { c.Accounts[0].MaxOpenOrders = c.Engine.MaxOpenOrders + 1 },

@@ -118,6 +118,12 @@
 //     and replay check every snapshot and rules mark between their start
 //     and their end, not only the snapshot they start from: rules changed
 //     and changed back leave both ends agreeing with the config.
+//     engine.halt_clear_chunk is among the rules: a halt with
+//     cancel_orders then reports its book's cancels a chunk an input, and
+//     while a clear is pending the node sends itself an empty control
+//     input (a Heartbeat, decoded to CmdNoop, journaled and replicated),
+//     one at a time and only while it takes inputs, so that the reports
+//     go out with nobody trading (haltclear.go).
 //  6. In a cluster (cluster.peers) the replicator commits each ring batch
 //     through raft before the journaller and the engine see it: the
 //     journal holds committed inputs only and is not fsynced per batch

@@ -128,6 +128,7 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 			return Addrs{}, err
 		}
 	}
+	n.kickClear() // recovered mid-clear: no input may come to report the rest
 	n.wg.Add(2)
 	go n.snapshotWriter()
 	go n.resendWorker()

@@ -220,6 +220,9 @@ type Node struct {
 	// keepingRecent: the engine goroutine owns recent (it follows)
 	keepingRecent bool
 	snapAsked     atomic.Bool // a snapshot.every_inputs request is on its way
+	// clearNoop is the empty input on its way that reports the next
+	// chunk of a halt's cancels (haltclear.go).
+	clearNoop clearNoop
 	// snapRetryAt is when (Unix ns) snapshot.every_inputs asks again
 	// after a snapshot failed, before its interval has passed; 0: none
 	// failed since the last one written. snapFailures counts the
@@ -474,6 +477,7 @@ func EngineConfig(cfg *config.Config) engine.Config {
 			MaxNotional: a.MaxNotional, MaxOpenOrders: cfg.EffectiveMaxOpenOrders(a)})
 	}
 	ec.MaxOrders = 1 << 16
+	ec.HaltClearChunk = cfg.Engine.HaltClearChunk // one of the rules: in the Fingerprint when not 0
 	return ec
 }
 

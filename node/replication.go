@@ -423,6 +423,9 @@ func (n *Node) onRole(leader bool) {
 		n.cl.led.Add(1)
 	}
 	n.cl.accepting.Store(leader)
+	if leader {
+		n.kickClear() // a clear the last leader left pending
+	}
 	if !leader && n.gw != nil {
 		n.gw.DropSessions()
 	}

@@ -182,6 +182,7 @@ func (n *Node) engineBatch(lo, hi int64) error {
 		// the engine reads: no other cache line of the slot is touched.
 		oldest = olderStamp(oldest, c.Timestamp)
 	}
+	n.driveClear(hi) // a halt's clear pending: its cancels go out without waiting for trading (haltclear.go)
 	n.notePools()
 	n.stats.engineBatches.Add(1)
 	n.stats.endEngineBatch()
