@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -280,7 +281,7 @@ func TestResendFromMemoryWhileOthersWait(t *testing.T) {
 func dialSmallWindow(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = setReceiveBuffer(fd, 4096) })
+		return rc.Control(func(fd uintptr) { _ = testkit.SetReceiveBuffer(fd, 4096) })
 	}}
 	conn, err := small.Dial("tcp", addr)
 	if err != nil {

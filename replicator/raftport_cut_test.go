@@ -264,7 +264,7 @@ func unreadingPeer(t *testing.T, addr string, first []byte) net.Conn {
 	t.Helper()
 	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		var err error
-		rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1) })
+		rc.Control(func(fd uintptr) { err = testkit.SetReceiveBuffer(fd, 1) })
 		return err
 	}}
 	conn, err := d.Dial("tcp", addr)

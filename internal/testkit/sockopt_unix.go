@@ -1,11 +1,11 @@
 //go:build !windows
 
-package node
+package testkit
 
 import "syscall"
 
-// setReceiveBuffer sets a socket's SO_RCVBUF, before it connects: the
+// SetReceiveBuffer sets a socket's SO_RCVBUF, before it connects: the
 // window it offers is set then.
-func setReceiveBuffer(fd uintptr, bytes int) error {
+func SetReceiveBuffer(fd uintptr, bytes int) error {
 	return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, bytes)
 }
