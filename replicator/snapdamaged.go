@@ -73,15 +73,11 @@ func checkSnapshotsDamaged(cfg Config, logs raft.LogStore, snaps raft.SnapshotSt
 	if len(damaged) == 0 {
 		return nil
 	}
-	first, err := logs.FirstIndex()
+	first, last, late, err := logStartsAfter(logs, start)
 	if err != nil {
 		return err
 	}
-	last, err := logs.LastIndex()
-	if err != nil {
-		return err
-	}
-	if last > start && first > start+1 {
+	if late {
 		return keepDamaged(cfg, damaged[0], first, last, start)
 	}
 	for _, d := range damaged {

@@ -123,15 +123,11 @@ func checkSnapshotsSkipped(cfg Config, logs raft.LogStore, snaps raft.SnapshotSt
 	if len(metas) > 0 {
 		start = metas[0].Index
 	}
-	first, err := logs.FirstIndex()
+	first, last, late, err := logStartsAfter(logs, start)
 	if err != nil {
 		return err
 	}
-	last, err := logs.LastIndex()
-	if err != nil {
-		return err
-	}
-	if last > start && first > start+1 {
+	if late {
 		var named []string
 		for _, s := range skipped {
 			named = append(named, fmt.Sprintf("%s (%v)", s.dir, s.why))
@@ -153,4 +149,18 @@ func checkSnapshotsSkipped(cfg Config, logs raft.LogStore, snaps raft.SnapshotSt
 		ev.Msg("replicator: raft skips this snapshot directory (its metadata does not read) and never removes it: removed. The member starts without it: its own snapshot and journal hold its state, and a leader sends it its state if it needs one")
 	}
 	return nil
+}
+
+// logStartsAfter reads the raft log's range, first…last, and whether raft
+// starting after the snapshot at start (0: none) would find its next
+// entry compacted away: the log holds entries past start but begins
+// after start+1 — raft would panic reading it.
+func logStartsAfter(logs raft.LogStore, start uint64) (first, last uint64, late bool, err error) {
+	if first, err = logs.FirstIndex(); err != nil {
+		return 0, 0, false, err
+	}
+	if last, err = logs.LastIndex(); err != nil {
+		return 0, 0, false, err
+	}
+	return first, last, last > start && first > start+1, nil
 }

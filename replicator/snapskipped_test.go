@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,19 +54,6 @@ func onlySnapshotDir(t *testing.T, dir string) (string, uint64) {
 	return filepath.Dir(metas[0]), meta.Index
 }
 
-// skipWarnings are the lines of a JSON log saying a skipped raft snapshot
-// directory was removed.
-func skipWarnings(log string) []map[string]any {
-	var found []map[string]any
-	for _, line := range strings.Split(log, "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && strings.Contains(fmt.Sprint(m["message"]), "raft skips this snapshot directory") {
-			found = append(found, m)
-		}
-	}
-	return found
-}
-
 // A member whose only raft snapshot's meta.json is zeroed, cut or removed
 // starts (its log reaches back to entry 1, where raft then starts reading,
 // and the node holds its inputs), says so once at warn naming the
@@ -98,7 +84,7 @@ func TestSkippedRaftSnapshotWarnedAndRemoved(t *testing.T) {
 			if err != nil {
 				t.Fatalf("propose after the start: %v", err)
 			}
-			warned := skipWarnings(buf.String())
+			warned := logLines(buf.String(), "raft skips this snapshot directory")
 			_, statErr := os.Stat(snap)
 			if name == "intact" {
 				if len(warned) != 0 || statErr != nil {
@@ -118,7 +104,7 @@ func TestSkippedRaftSnapshotWarnedAndRemoved(t *testing.T) {
 				t.Fatalf("second start refused: %v", err)
 			}
 			r.Close()
-			if warned := skipWarnings(again.String()); len(warned) != 0 {
+			if warned := logLines(again.String(), "raft skips this snapshot directory"); len(warned) != 0 {
 				t.Fatalf("second start warned again: %v", warned)
 			}
 		})

@@ -39,19 +39,6 @@ func leaveSnapshotTemp(t *testing.T, dir string, index uint64, size int) (string
 	return path, int64(len(meta) + size)
 }
 
-// tempWarnings are the lines of a JSON log saying a half-written raft
-// snapshot directory was removed.
-func tempWarnings(log string) []map[string]any {
-	var found []map[string]any
-	for _, line := range strings.Split(log, "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && strings.Contains(fmt.Sprint(m["message"]), "raft snapshot left half written") {
-			found = append(found, m)
-		}
-	}
-	return found
-}
-
 // A raft snapshot directory a stop left half written ("*.tmp": raft's
 // store renames it only once the state and meta.json are fsynced) is
 // removed at the member's next start, with a warning naming it and its
@@ -87,7 +74,7 @@ func TestHalfWrittenRaftSnapshotRemovedAtStart(t *testing.T) {
 	if got, _ := onlySnapshotDir(t, dir); got != snap {
 		t.Errorf("snapshot %s, want %s", got, snap)
 	}
-	warned := tempWarnings(buf.String())
+	warned := logLines(buf.String(), "raft snapshot left half written")
 	if len(warned) != len(temps) {
 		t.Fatalf("warned %v, want one line per removed directory %v:\n%s", warned, temps, buf.String())
 	}
@@ -102,7 +89,7 @@ func TestHalfWrittenRaftSnapshotRemovedAtStart(t *testing.T) {
 		t.Fatalf("second start refused: %v", err)
 	}
 	r.Close()
-	if warned := tempWarnings(again.String()); len(warned) != 0 {
+	if warned := logLines(again.String(), "raft snapshot left half written"); len(warned) != 0 {
 		t.Fatalf("second start warned again: %v", warned)
 	}
 }
