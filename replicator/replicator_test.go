@@ -1069,19 +1069,7 @@ func ownSnapshotMemberConfig(t *testing.T) (dir string, config func(applied int6
 	if err != nil {
 		t.Fatal(err)
 	}
-	awaitReady(t, r)
-	e := batch(1, 5)
-	binary.LittleEndian.PutUint32(e[4:], 1) // origin: this member
-	binary.LittleEndian.PutUint64(e[8:], 1) // its incarnation
-	if err := r.Propose(e); err != nil {
-		r.Close()
-		t.Fatal(err)
-	}
-	if err := r.Compact(); err != nil {
-		r.Close()
-		t.Fatal(err)
-	}
-	r.Close()
+	snapshotOwnBatch(t, r, 1, 5)
 	return dir, config
 }
 
@@ -1266,5 +1254,23 @@ func noneFailed(t *testing.T, ms []*member) {
 		if err != nil {
 			t.Fatalf("member %d failed: %v", m.r.cfg.NodeID, err)
 		}
+	}
+}
+
+// snapshotOwnBatch proposes a batch of count inputs from first, of this
+// member (origin 1, incarnation 1), at r once it is ready, takes a raft
+// snapshot and closes r.
+func snapshotOwnBatch(t *testing.T, r *Replicator, first int64, count int) {
+	t.Helper()
+	defer r.Close()
+	awaitReady(t, r)
+	e := batch(first, count)
+	binary.LittleEndian.PutUint32(e[4:], 1) // origin: this member
+	binary.LittleEndian.PutUint64(e[8:], 1) // its incarnation
+	if err := r.Propose(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Compact(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -151,19 +151,7 @@ func TestDamagedRaftSnapshotOlderOneKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	awaitReady(t, r)
-	e := batch(6, 3)
-	binary.LittleEndian.PutUint32(e[4:], 1) // origin: this member
-	binary.LittleEndian.PutUint64(e[8:], 1) // its incarnation
-	if err := r.Propose(e); err != nil {
-		r.Close()
-		t.Fatal(err)
-	}
-	if err := r.Compact(); err != nil {
-		r.Close()
-		t.Fatal(err)
-	}
-	r.Close()
+	snapshotOwnBatch(t, r, 6, 3)
 	store, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
